@@ -1,0 +1,20 @@
+"""superlite: keep ML models in the database you already run, versioned, and serve them.
+
+Everything a user needs is importable from here::
+
+    import superlite
+    from superlite import ObjectModel
+
+    db = superlite.connect()                       # SQLite under ./.superlite/, in-process compute
+    model = db.apply(ObjectModel("double", object=lambda x: 2 * x))
+    db.load("model", "double").predict(21)         # 42
+"""
+
+from superlite import errors
+from superlite.components import Component, Model, ObjectModel, RemoteModel
+from superlite.config import Settings
+from superlite.datalayer import Datalayer, connect
+
+__version__ = "0.1.0"
+
+__all__ = ["Component", "Datalayer", "Model", "ObjectModel", "RemoteModel", "Settings", "connect", "errors", "__version__"]

@@ -1,0 +1,112 @@
+"""The base of everything the Datalayer stores: :class:`Component`.
+
+A component is a dataclass. Its fields are of three kinds, and :meth:`Component.encode` sorts
+them for the Datalayer:
+
+* *parameters*: JSON values, stored in the record and part of its content hash;
+* *artifacts*: fields named in ``artifact_fields``, serialized into the artifact store by the
+  serializer named there (``dill``, ``numpy``, a plugin's);
+* *children*: fields holding another component, applied first and stored as a reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from superlite.components.reference import Reference
+from superlite.errors import SerializationError, SuperliteError
+
+if TYPE_CHECKING:
+    from superlite.datalayer import Datalayer
+
+#: Fields that describe where a component is stored, not what it is.
+_IDENTITY_FIELDS = frozenset({"identifier", "version", "uuid"})
+
+
+def transient(default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
+    """A dataclass field that is a usage setting, not content: neither stored nor hashed."""
+    metadata = {**kwargs.pop("metadata", {}), "transient": True}
+    return field(default=default, metadata=metadata, **kwargs)
+
+
+@dataclass
+class Encoded:
+    """A component taken apart for storage (see the module docstring for the three kinds).
+
+    ``reference`` is set instead when the component is already stored and only its reference
+    needs saving (a :class:`~superlite.components.remote.RemoteModel` without its original).
+    """
+
+    class_path: str
+    type_id: str
+    identifier: str
+    params: dict[str, object] = field(default_factory=dict)
+    artifacts: dict[str, tuple[str, object]] = field(default_factory=dict)
+    children: dict[str, Component] = field(default_factory=dict)
+    reference: str | None = None
+
+
+@dataclass
+class Component:
+    """Something stored, versioned and loaded by the Datalayer.
+
+    ``identifier`` is the user's name; ``version`` (0, 1, 2, …) and ``uuid`` are assigned by
+    :meth:`~superlite.datalayer.Datalayer.apply`. Subclasses set ``type_id`` and list their
+    artifact fields in ``artifact_fields`` (field name -> serializer name).
+    """
+
+    type_id: ClassVar[str] = "component"
+    artifact_fields: ClassVar[Mapping[str, str]] = {}
+
+    identifier: str
+    version: int | None = field(default=None, kw_only=True, compare=False)
+    uuid: str | None = field(default=None, kw_only=True, compare=False)
+
+    #: The Datalayer this component was applied to or loaded from (None when detached).
+    db: ClassVar[Datalayer | None] = None
+
+    @classmethod
+    def class_path(cls) -> str:
+        """``module:QualifiedName`` of this class, as stored in the record."""
+        return f"{cls.__module__}:{cls.__qualname__}"
+
+    @property
+    def reference(self) -> str:
+        """The reference string ``&:component:<type_id>:<identifier>:<uuid>`` (needs a uuid)."""
+        if self.uuid is None:
+            raise SuperliteError(f"{self.type_id} {self.identifier!r} has no uuid yet: apply it to a Datalayer first")
+        return str(Reference(self.type_id, self.identifier, self.uuid))
+
+    def pre_create(self, db: Datalayer) -> None:
+        """Hook run by :meth:`Datalayer.apply` before this component is encoded."""
+
+    def encode(self) -> Encoded:
+        """Sort this component's fields into parameters, artifacts and children."""
+        encoded = Encoded(self.class_path(), self.type_id, self.identifier)
+        for f in dataclasses.fields(self):
+            if f.name in _IDENTITY_FIELDS or f.metadata.get("transient"):
+                continue
+            value = getattr(self, f.name)
+            if f.name in self.artifact_fields:
+                encoded.artifacts[f.name] = (self.artifact_fields[f.name], value)
+            elif isinstance(value, Component):
+                encoded.children[f.name] = value
+            else:
+                encoded.params[f.name] = _check_json(self, f.name, value)
+        return encoded
+
+
+def _check_json(component: Component, name: str, value: object) -> object:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_check_json(component, name, item) for item in value]
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return {key: _check_json(component, name, item) for key, item in value.items()}
+    raise SerializationError(
+        f"field {name!r} of {type(component).__qualname__} holds a {type(value).__qualname__}, which is not "
+        f"JSON; list it in artifact_fields to store it as an artifact"
+    )

@@ -1,0 +1,39 @@
+"""Models: components that predict. :class:`Model` is the base; ``serve=True`` gives a proxy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from superlite.components.component import Component, transient
+
+
+@dataclass
+class Model(Component):
+    """A component with ``predict(x)`` and ``predict_batches(xs)``.
+
+    Constructing any model with ``serve=True`` returns a
+    :class:`~superlite.components.remote.RemoteModel` proxy around it instead: it predicts
+    locally until the model is applied to a Datalayer, and through ``db.compute`` after.
+    """
+
+    type_id = "model"
+
+    serve: bool = transient(False, kw_only=True)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("serve"):
+            from superlite.components.remote import RemoteModel
+
+            original = cls(*args, **{**kwargs, "serve": False})
+            return RemoteModel.around(original)
+        return super().__new__(cls)
+
+    def predict(self, x: Any) -> Any:
+        """The prediction for one input."""
+        raise NotImplementedError(f"{type(self).__qualname__} does not implement predict")
+
+    def predict_batches(self, xs: Sequence[Any]) -> list[Any]:
+        """Predictions for several inputs, in input order."""
+        return [self.predict(x) for x in xs]

@@ -1,0 +1,1 @@
+"""Where predictions run: in-process (``local``) or on Celery workers (``celery``)."""

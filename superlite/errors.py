@@ -1,0 +1,104 @@
+"""The exceptions superlite raises.
+
+Every error derives from :class:`SuperliteError`, so a caller can catch all of them at once, or
+any subclass on its own. Messages name the problem and, where there is one, the fix. URIs in
+messages always have their password masked (see :func:`superlite.config.mask_uri`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class SuperliteError(Exception):
+    """Root of every exception superlite raises."""
+
+
+class ConfigurationError(SuperliteError):
+    """A setting is missing or malformed (for example a bad URI)."""
+
+
+class UnknownSchemeError(ConfigurationError):
+    """No installed store handles a URI's scheme; the message lists the schemes that are installed."""
+
+    def __init__(self, scheme: str, kind: str, installed: Sequence[str]) -> None:
+        self.scheme = scheme
+        self.installed = sorted(installed)
+        super().__init__(
+            f"no {kind} store is installed for URI scheme {scheme!r}; installed schemes: "
+            f"{', '.join(self.installed) or '(none)'}. Install the plugin that provides it "
+            f"(for example `pip install superlite[mongodb]`) or fix the URI."
+        )
+
+
+class StoreUnavailableError(SuperliteError):
+    """A database or artifact store could not be reached or opened."""
+
+
+class SchemaVersionError(SuperliteError):
+    """The database was written by a newer superlite whose schema this release cannot read."""
+
+
+class NotFoundError(SuperliteError, LookupError):
+    """A component (or one version of it) does not exist.
+
+    ``available`` holds what does exist at the level that failed (identifiers or versions),
+    and the message lists it.
+    """
+
+    def __init__(self, message: str, available: Sequence[object] = ()) -> None:
+        self.available = list(available)
+        super().__init__(message)
+
+
+class VersionConflictError(SuperliteError):
+    """A version number was taken by a concurrent writer; :meth:`Datalayer.apply` retries on it."""
+
+
+class IntegrityError(SuperliteError):
+    """Stored bytes do not match their SHA-256: the artifact is corrupt and was not deserialized."""
+
+
+class DependencyError(SuperliteError):
+    """A component cannot be removed because others still depend on it (pass ``force=True``)."""
+
+
+class StoredClassImportError(SuperliteError, ImportError):
+    """The class a component was stored with cannot be imported in this process."""
+
+    def __init__(self, class_path: str, module: str, cause: BaseException) -> None:
+        self.class_path = class_path
+        super().__init__(
+            f"cannot import class {class_path!r} (module {module!r} failed: {cause}). "
+            f"Install or move back the code that defines it, or re-apply the component "
+            f"from its new location.",
+            name=module,
+        )
+
+
+class SerializationError(SuperliteError):
+    """An object could not be serialized or deserialized by the chosen codec."""
+
+
+class ComputeError(SuperliteError):
+    """Dispatching a computation failed before the model ran (broker, queue, timeout)."""
+
+
+class RemoteError(SuperliteError):
+    """A model raised an exception while running on a worker.
+
+    ``exc_type`` is the qualified name of the original exception type, ``exc_message`` its
+    message and ``remote_traceback`` the traceback text as the worker printed it.
+    """
+
+    def __init__(self, exc_type: str, exc_message: str, remote_traceback: str = "") -> None:
+        self.exc_type = exc_type
+        self.exc_message = exc_message
+        self.remote_traceback = remote_traceback
+        super().__init__(f"{exc_type}: {exc_message}")
+
+    def __str__(self) -> str:
+        text = f"{self.exc_type}: {self.exc_message}"
+        if self.remote_traceback:
+            text += f"\n\nRemote traceback:\n{self.remote_traceback}"
+        return text

@@ -1,0 +1,1 @@
+"""Turning objects into bytes and back: artifact serializers, hashing, and the broker codec."""

@@ -1,0 +1,1 @@
+"""Where components live: metadata and artifact store interfaces, the scheme registry, backends."""

@@ -1,0 +1,108 @@
+"""Artifacts as plain files in a directory: ``file:///path/to/artifacts``.
+
+Layout: ``<root>/ab/cd/abcd…`` (the SHA-256, fanned out by its first two byte pairs so no
+directory grows huge). A put writes a temporary file beside its destination, syncs it and renames
+it into place, so a reader sees the whole artifact or none of it; concurrent puts of the same bytes
+each rename an identical file and both succeed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from superlite.config import Settings
+from superlite.errors import ConfigurationError, IntegrityError, NotFoundError
+from superlite.stores.base import CHUNK_SIZE, ArtifactStore
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_TEMP_SUFFIX = ".partial"
+
+
+class FileArtifactStore(ArtifactStore):
+    """An :class:`~superlite.stores.base.ArtifactStore` in a local (or network-mounted) directory."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot use {self.root} as an artifact directory: {exc}") from exc
+
+    def _path(self, sha256: str) -> Path:
+        if not _SHA256.fullmatch(sha256):
+            raise ValueError(f"not a SHA-256 in lowercase hex: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, sha256: str, chunks: Iterable[bytes], size: int) -> None:
+        """Write to a temporary file, sync it, then rename it into place (a no-op if present)."""
+        path = self._path(sha256)
+        if path.is_file():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{sha256}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
+        try:
+            with open(temporary, "xb") as file:
+                written = 0
+                for chunk in chunks:
+                    written += file.write(chunk)
+                if written != size:
+                    raise IntegrityError(
+                        f"artifact {sha256}: expected {size} bytes but received {written}; nothing was stored"
+                    )
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        _sync_directory(path.parent)
+
+    def open(self, sha256: str) -> BinaryIO:
+        """The artifact's file, opened for buffered reading."""
+        try:
+            return open(self._path(sha256), "rb", buffering=CHUNK_SIZE)
+        except FileNotFoundError:
+            raise NotFoundError(f"artifact {sha256} is not stored in {self.root}") from None
+
+    def exists(self, sha256: str) -> bool:
+        """Whether the artifact's file is present."""
+        return self._path(sha256).is_file()
+
+    def delete(self, sha256: str) -> None:
+        """Remove the artifact's file; absent is not an error."""
+        self._path(sha256).unlink(missing_ok=True)
+
+    def list(self) -> set[str]:
+        """The SHA-256 of every stored artifact (temporary files of unfinished puts excluded)."""
+        return {path.name for path in self.root.glob("??/??/*") if _SHA256.fullmatch(path.name)}
+
+
+def _sync_directory(directory: Path) -> None:
+    # Make the rename itself durable; not every platform can open a directory.
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def open_file_store(uri: str, settings: Settings) -> FileArtifactStore:
+    """Open ``file:///absolute/path`` (or ``file://localhost/…``) as a :class:`FileArtifactStore`."""
+    parts = urlsplit(uri)
+    if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost") or not parts.path:
+        raise ConfigurationError(
+            f"not a local artifact directory URI: {uri!r}; use file:///absolute/path/to/artifacts"
+        )
+    return FileArtifactStore(url2pathname(parts.path))

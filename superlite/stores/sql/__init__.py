@@ -1,0 +1,46 @@
+"""The SQL store family: metadata and artifacts in any database SQLAlchemy speaks.
+
+SQLite is the embedded default; PostgreSQL and MySQL/MariaDB are the real deployments. The
+registry opens ``sqlite://``, ``postgresql://``, ``mysql://`` and ``mariadb://`` URIs with
+:func:`open_sql_stores`.
+"""
+
+from __future__ import annotations
+
+from superlite.config import Settings
+from superlite.stores.base import StoreBundle
+from superlite.stores.sql.artifacts import SQLArtifactStore
+from superlite.stores.sql.engine import BUSY_TIMEOUT, CONNECT_TIMEOUT, create_store_engine, reporting
+from superlite.stores.sql.metadata import SQLMetadataStore
+from superlite.stores.sql.schema import ensure_schema
+
+__all__ = ["SQLArtifactStore", "SQLMetadataStore", "open_sql_stores"]
+
+
+def open_sql_stores(settings: Settings) -> StoreBundle:
+    """Connect to ``settings.uri``, create superlite's tables if missing, and return both stores.
+
+    ``settings.options`` may carry ``connect_timeout`` (seconds to wait for the server, default
+    5) and ``busy_timeout`` (seconds a SQLite writer waits for another, default 60). The
+    bundle's ``extra["engine"]`` is the SQLAlchemy engine both stores share.
+
+    Raises :class:`~superlite.errors.StoreUnavailableError` (with the password masked) when the
+    database cannot be reached, and :class:`~superlite.errors.SchemaVersionError` when a newer
+    superlite wrote it.
+    """
+    engine = create_store_engine(
+        settings.uri,
+        connect_timeout=float(settings.options.get("connect_timeout", CONNECT_TIMEOUT)),  # type: ignore[arg-type]
+        busy_timeout=float(settings.options.get("busy_timeout", BUSY_TIMEOUT)),  # type: ignore[arg-type]
+    )
+    try:
+        with reporting(engine):
+            ensure_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return StoreBundle(
+        metadata=SQLMetadataStore(engine),
+        artifacts=SQLArtifactStore(engine),
+        extra={"engine": engine},
+    )

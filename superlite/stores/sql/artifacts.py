@@ -1,0 +1,135 @@
+"""Artifacts kept in the database itself, as numbered chunk rows plus one row that marks them complete."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from typing import BinaryIO
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from superlite.errors import IntegrityError, NotFoundError, SuperliteError
+from superlite.stores.base import ArtifactStore
+from superlite.stores.sql.chunks import ChunkConflict, ChunkIO, chunk_io_for, rechunk
+from superlite.stores.sql.engine import is_retryable, masked, reporting, writer
+from superlite.stores.sql.schema import artifact_chunks, artifacts, utcnow
+
+
+class SQLArtifactStore(ArtifactStore):
+    """An :class:`~superlite.stores.base.ArtifactStore` in the ``superlite_artifact*`` tables.
+
+    ``put`` writes the chunk rows and then the ``superlite_artifacts`` row in one transaction, so
+    an artifact is either absent or complete. ``open`` streams one chunk row at a time.
+    """
+
+    def __init__(self, engine: Engine, chunk_io: ChunkIO | None = None) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self._io = chunk_io or chunk_io_for(engine)
+
+    def put(self, sha256: str, chunks: Iterable[bytes], size: int) -> None:
+        """Store ``chunks`` under ``sha256`` all-or-nothing; a no-op when it is stored already."""
+        with reporting(self._engine):
+            if self.exists(sha256):
+                return
+            try:
+                self._put(sha256, chunks, size)
+            except (ChunkConflict, sa.exc.IntegrityError) as exc:
+                # A concurrent put of the same bytes committed first: that is success.
+                if not self.exists(sha256):
+                    raise SuperliteError(f"cannot store artifact {sha256}: {exc.__cause__ or exc}") from exc
+            except sa.exc.DBAPIError as exc:
+                if not (is_retryable(exc) and self.exists(sha256)):
+                    raise
+
+    def _put(self, sha256: str, chunks: Iterable[bytes], size: int) -> None:
+        with self._writer.begin() as connection:
+            if connection.scalar(sa.select(artifacts.c.size).where(artifacts.c.sha256 == sha256)) is not None:
+                return
+            pieces = rechunk(chunks, self._io.chunk_size(connection))
+            written = self._io.write(connection, sha256, pieces)
+            if written != size:
+                raise IntegrityError(
+                    f"artifact {sha256}: expected {size} bytes but received {written}; nothing was stored"
+                )
+            connection.execute(artifacts.insert().values(sha256=sha256, size=size, created_at=utcnow()))
+
+    def open(self, sha256: str) -> BinaryIO:
+        """A buffered stream over the artifact that fetches one chunk row at a time."""
+        with reporting(self._engine), self._engine.connect() as connection:
+            size = connection.scalar(sa.select(artifacts.c.size).where(artifacts.c.sha256 == sha256))
+        if size is None:
+            raise NotFoundError(f"artifact {sha256} is not stored in {masked(self._engine.url)}")
+        return io.BufferedReader(ChunkReader(sha256, size, self._read_chunk))  # type: ignore[return-value]
+
+    def _read_chunk(self, sha256: str, seq: int) -> bytes | None:
+        with reporting(self._engine), self._engine.connect() as connection:
+            return self._io.read(connection, sha256, seq)
+
+    def exists(self, sha256: str) -> bool:
+        """Whether ``sha256`` is stored (completely: partial writes are never visible)."""
+        with reporting(self._engine), self._engine.connect() as connection:
+            return connection.scalar(sa.select(artifacts.c.size).where(artifacts.c.sha256 == sha256)) is not None
+
+    def delete(self, sha256: str) -> None:
+        """Remove ``sha256`` and its chunks in one transaction; absent is not an error."""
+        with reporting(self._engine), self._writer.begin() as connection:
+            connection.execute(artifacts.delete().where(artifacts.c.sha256 == sha256))
+            connection.execute(artifact_chunks.delete().where(artifact_chunks.c.sha256 == sha256))
+
+    def list(self) -> set[str]:
+        """The SHA-256 of every complete artifact."""
+        with reporting(self._engine), self._engine.connect() as connection:
+            return set(connection.scalars(sa.select(artifacts.c.sha256)))
+
+    def close(self) -> None:
+        """Close pooled connections (the engine reconnects if used again)."""
+        self._engine.dispose()
+
+
+class ChunkReader(io.RawIOBase):
+    """A raw stream over ``size`` bytes stored as chunks 0, 1, …, each fetched when first needed.
+
+    ``fetch(sha256, seq)`` returns the chunk, or None when it has gone (the artifact was deleted
+    while being read), which raises :class:`~superlite.errors.NotFoundError`.
+    """
+
+    def __init__(self, sha256: str, size: int, fetch: Callable[[str, int], bytes | None]) -> None:
+        super().__init__()
+        self._sha256 = sha256
+        self._size = size
+        self._fetch = fetch
+        self._seq = 0
+        self._position = 0
+        self._chunk = memoryview(b"")
+        self._offset = 0
+
+    def readable(self) -> bool:
+        """Always true."""
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        """Copy the next bytes into ``buffer``, fetching the next chunk when this one is used up."""
+        if self._offset >= len(self._chunk):
+            if self._position >= self._size:
+                return 0
+            chunk = self._fetch(self._sha256, self._seq)
+            if not chunk:
+                raise NotFoundError(
+                    f"artifact {self._sha256} lost chunk {self._seq} while being read "
+                    f"(deleted concurrently?) after {self._position} of {self._size} bytes"
+                )
+            self._seq += 1
+            self._chunk = memoryview(chunk)
+            self._offset = 0
+        count = min(len(buffer), len(self._chunk) - self._offset)
+        buffer[:count] = self._chunk[self._offset : self._offset + count]
+        self._offset += count
+        self._position += count
+        return count
+
+    def close(self) -> None:
+        """Drop the current chunk and close."""
+        self._chunk = memoryview(b"")
+        super().close()

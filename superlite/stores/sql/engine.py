@@ -1,0 +1,171 @@
+"""Building the SQLAlchemy engine for a store URI, and turning driver failures into superlite errors.
+
+``postgresql://`` and ``mysql://`` URIs without a driver get the drivers superlite ships with
+(psycopg 3 and PyMySQL). SQLite files get their directory created, write-ahead logging and a
+busy timeout, so several processes can write to one file: writers queue instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from superlite.errors import ConfigurationError, StoreUnavailableError
+
+#: Seconds a connection attempt may take before the store reports the database unreachable.
+CONNECT_TIMEOUT = 5.0
+
+#: Seconds a SQLite writer waits for another process's write to finish before giving up.
+BUSY_TIMEOUT = 60.0
+
+#: Execution option asking a SQLite transaction to take the write lock when it begins.
+WRITE_OPTION = "superlite_write"
+
+#: How often a transaction that lost a deadlock or lock wait is tried again.
+RETRIES = 5
+
+_DEFAULT_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+
+# PostgreSQL: serialization failure, deadlock. MySQL/MariaDB: lock wait timeout, deadlock.
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}
+_RETRYABLE_MYSQL_CODES = {1205, 1213}
+
+T = TypeVar("T")
+
+
+def normalize_url(uri: str) -> URL:
+    """Parse ``uri`` and give a driver to schemes that name none."""
+    try:
+        url = make_url(uri)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigurationError(f"not a valid database URI: {uri!r} ({exc})") from exc
+    driver = _DEFAULT_DRIVERS.get(url.drivername)
+    if driver is None and url.drivername.startswith("postgres+"):
+        driver = "postgresql+" + url.drivername.partition("+")[2]
+    return url.set(drivername=driver) if driver else url
+
+
+def masked(url: URL) -> str:
+    """``url`` as text with its password hidden, safe for messages and logs."""
+    return url.render_as_string(hide_password=True)
+
+
+def create_store_engine(
+    uri: str, *, connect_timeout: float = CONNECT_TIMEOUT, busy_timeout: float = BUSY_TIMEOUT
+) -> Engine:
+    """An engine for ``uri`` configured for superlite's stores (drivers, timeouts, SQLite locking)."""
+    url = normalize_url(uri)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, busy_timeout)
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = max(1, round(connect_timeout))
+    if url.get_driver_name() == "pymysql":
+        # Let the server's max_allowed_packet be the only limit; chunk sizes are fitted to it.
+        connect_args["max_allowed_packet"] = 1 << 30
+    try:
+        return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    except (ImportError, sa.exc.ArgumentError) as exc:
+        raise ConfigurationError(f"cannot open {masked(url)}: {exc}") from exc
+
+
+def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or "mode=memory" in database
+    if in_memory:
+        # One shared connection, or every checkout would see its own empty database.
+        engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        if not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url)
+    milliseconds = int(busy_timeout * 1000)
+
+    @sa.event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy, not the sqlite3 module, decides when transactions begin (see _begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {milliseconds}")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        # A writer takes the lock up front, so it waits its turn (busy_timeout) instead of
+        # failing when a read transaction later tries to upgrade to a write.
+        writes = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+    return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """``engine`` for write transactions (on SQLite they begin by taking the write lock)."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def driver_error(exc: BaseException) -> BaseException:
+    """The DBAPI exception inside a SQLAlchemy one (or ``exc`` itself)."""
+    return getattr(exc, "orig", None) or exc
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether ``exc`` is a deadlock or lock timeout, after which the transaction may be retried."""
+    orig = driver_error(exc)
+    if getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] in _RETRYABLE_MYSQL_CODES
+
+
+def retrying(operation: Callable[[], T]) -> T:
+    """Run ``operation`` (one whole transaction), again if it lost a deadlock."""
+    for _ in range(RETRIES - 1):
+        try:
+            return operation()
+        except sa.exc.DBAPIError as exc:
+            if not is_retryable(exc):
+                raise
+    return operation()
+
+
+def unavailable(url: URL, exc: BaseException) -> StoreUnavailableError:
+    """A :class:`StoreUnavailableError` for a failure to reach or use the database at ``url``."""
+    reason = " ".join(str(driver_error(exc)).split())
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    if "locked" in reason or "busy" in reason:
+        return StoreUnavailableError(
+            f"the database {masked(url)} stayed locked by another writer ({reason}). Another "
+            f"process held its write lock longer than the busy timeout; retry, or raise the "
+            f"timeout with connect(..., busy_timeout=seconds)."
+        )
+    return StoreUnavailableError(
+        f"cannot use the database {masked(url)}: {reason}. Check that the server is running and "
+        f"accepts connections at that host and port, that the database exists, and that the user "
+        f"name and password are right."
+    )
+
+
+@contextmanager
+def reporting(engine: Engine) -> Iterator[None]:
+    """Raise connection and operational failures inside the block as StoreUnavailableError."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise unavailable(engine.url, exc) from exc

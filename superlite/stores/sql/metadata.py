@@ -1,0 +1,218 @@
+"""Component records in SQL tables: one row per version, plus its artifact references and dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from superlite.errors import SerializationError, SuperliteError, VersionConflictError
+from superlite.stores.base import ArtifactRef, ComponentRecord, MetadataStore
+from superlite.stores.sql.engine import reporting, retrying, writer
+from superlite.stores.sql.schema import component_artifacts, components, dependencies, utcnow
+
+
+class SQLMetadataStore(MetadataStore):
+    """A :class:`~superlite.stores.base.MetadataStore` on any database SQLAlchemy speaks.
+
+    ``(type_id, identifier, version)`` is a unique constraint, so two processes that pick the
+    same version cannot both win: the loser gets :class:`~superlite.errors.VersionConflictError`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+
+    def insert(self, record: ComponentRecord) -> None:
+        """Write the record, its artifact references and its dependencies in one transaction."""
+        with reporting(self._engine):
+            try:
+                retrying(lambda: self._insert(record))
+            except sa.exc.IntegrityError as exc:
+                raise self._conflict(record, exc) from exc
+            except sa.exc.StatementError as exc:
+                if isinstance(exc.orig, (TypeError, ValueError)):
+                    raise SerializationError(
+                        f"cannot store {record.type_id} {record.identifier!r}: its parameters are "
+                        f"not JSON-serializable ({exc.orig})"
+                    ) from exc
+                raise
+
+    def _insert(self, record: ComponentRecord) -> None:
+        with self._writer.begin() as connection:
+            connection.execute(
+                components.insert().values(
+                    uuid=record.uuid,
+                    type_id=record.type_id,
+                    identifier=record.identifier,
+                    version=record.version,
+                    class_path=record.class_path,
+                    params=dict(record.params),
+                    content_hash=record.content_hash,
+                    created_at=record.created_at or utcnow(),
+                )
+            )
+            if record.artifacts:
+                connection.execute(
+                    component_artifacts.insert(),
+                    [
+                        {
+                            "component_uuid": record.uuid,
+                            "name": ref.name,
+                            "position": position,
+                            "sha256": ref.sha256,
+                            "size": ref.size,
+                            "serializer": ref.serializer,
+                        }
+                        for position, ref in enumerate(record.artifacts)
+                    ],
+                )
+            if record.dependencies:
+                connection.execute(
+                    dependencies.insert(),
+                    [
+                        {"component_uuid": record.uuid, "depends_on": uuid, "position": position}
+                        for position, uuid in enumerate(dict.fromkeys(record.dependencies))
+                    ],
+                )
+
+    def _conflict(self, record: ComponentRecord, exc: sa.exc.IntegrityError) -> SuperliteError:
+        # Every backend words constraint violations its own way; ask the data what collided.
+        with self._engine.connect() as connection:
+            taken = connection.scalar(
+                sa.select(components.c.uuid).where(
+                    components.c.type_id == record.type_id,
+                    components.c.identifier == record.identifier,
+                    components.c.version == record.version,
+                )
+            )
+            uuid_exists = connection.scalar(sa.select(components.c.uuid).where(components.c.uuid == record.uuid))
+        what = f"{record.type_id} {record.identifier!r} version {record.version}"
+        if taken is not None and taken != record.uuid:
+            return VersionConflictError(f"{what} already exists (uuid {taken}); pick the next version")
+        if uuid_exists is not None:
+            return SuperliteError(f"cannot store {what}: a component with uuid {record.uuid} already exists")
+        return SuperliteError(f"cannot store {what}: {exc.orig}")
+
+    def get(self, type_id: str, identifier: str, version: int | None = None) -> ComponentRecord | None:
+        """One version of a component (the highest when ``version`` is None), or None."""
+        query = sa.select(components).where(components.c.type_id == type_id, components.c.identifier == identifier)
+        if version is None:
+            query = query.order_by(components.c.version.desc()).limit(1)
+        else:
+            query = query.where(components.c.version == version)
+        return self._one(query)
+
+    def get_by_uuid(self, uuid: str) -> ComponentRecord | None:
+        """The record with this uuid, or None."""
+        return self._one(sa.select(components).where(components.c.uuid == uuid))
+
+    def _one(self, query: sa.Select[tuple[object, ...]]) -> ComponentRecord | None:
+        with reporting(self._engine), self._engine.connect() as connection:
+            records = _load(connection, query)
+        return records[0] if records else None
+
+    def type_ids(self) -> list[str]:
+        """Every type_id with at least one record, sorted."""
+        return sorted(self._scalars(sa.select(components.c.type_id).distinct()))
+
+    def identifiers(self, type_id: str) -> list[str]:
+        """Every identifier of ``type_id`` with at least one record, sorted."""
+        query = sa.select(components.c.identifier).where(components.c.type_id == type_id).distinct()
+        return sorted(self._scalars(query))
+
+    def versions(self, type_id: str, identifier: str) -> list[int]:
+        """The versions of one identifier, oldest first."""
+        query = (
+            sa.select(components.c.version)
+            .where(components.c.type_id == type_id, components.c.identifier == identifier)
+            .order_by(components.c.version)
+        )
+        return self._scalars(query)
+
+    def _scalars(self, query: sa.Select[tuple[Any]]) -> list[Any]:
+        with reporting(self._engine), self._engine.connect() as connection:
+            return list(connection.scalars(query))
+
+    def dependents(self, uuids: Iterable[str]) -> list[ComponentRecord]:
+        """Records that depend on any of ``uuids`` and are not among them, ordered by name and version."""
+        wanted = list(dict.fromkeys(uuids))
+        if not wanted:
+            return []
+        depending = sa.select(dependencies.c.component_uuid).where(dependencies.c.depends_on.in_(wanted))
+        query = sa.select(components).where(components.c.uuid.in_(depending), components.c.uuid.not_in(wanted))
+        with reporting(self._engine), self._engine.connect() as connection:
+            return _load(connection, query)
+
+    def delete(self, uuids: Iterable[str]) -> None:
+        """Delete these records with their artifact references and dependencies, in one transaction."""
+        doomed = list(dict.fromkeys(uuids))
+        if not doomed:
+            return
+
+        def _delete() -> None:
+            with self._writer.begin() as connection:
+                connection.execute(component_artifacts.delete().where(component_artifacts.c.component_uuid.in_(doomed)))
+                connection.execute(dependencies.delete().where(dependencies.c.component_uuid.in_(doomed)))
+                connection.execute(components.delete().where(components.c.uuid.in_(doomed)))
+
+        with reporting(self._engine):
+            retrying(_delete)
+
+    def artifact_references(self, sha256: str) -> int:
+        """How many component records refer to the artifact ``sha256``."""
+        query = sa.select(sa.func.count(sa.distinct(component_artifacts.c.component_uuid))).where(
+            component_artifacts.c.sha256 == sha256
+        )
+        with reporting(self._engine), self._engine.connect() as connection:
+            return int(connection.scalar(query) or 0)
+
+    def referenced_artifacts(self) -> set[str]:
+        """The SHA-256 of every artifact some record refers to."""
+        return set(self._scalars(sa.select(component_artifacts.c.sha256).distinct()))
+
+    def close(self) -> None:
+        """Close pooled connections (the engine reconnects if used again)."""
+        self._engine.dispose()
+
+
+def _load(connection: Connection, query: sa.Select[tuple[object, ...]]) -> list[ComponentRecord]:
+    rows = connection.execute(query).mappings().all()
+    if not rows:
+        return []
+    uuids = [row["uuid"] for row in rows]
+    refs: dict[str, list[ArtifactRef]] = {uuid: [] for uuid in uuids}
+    for ref in connection.execute(
+        sa.select(component_artifacts)
+        .where(component_artifacts.c.component_uuid.in_(uuids))
+        .order_by(component_artifacts.c.component_uuid, component_artifacts.c.position)
+    ).mappings():
+        refs[ref["component_uuid"]].append(
+            ArtifactRef(name=ref["name"], sha256=ref["sha256"], size=ref["size"], serializer=ref["serializer"])
+        )
+    deps: dict[str, list[str]] = {uuid: [] for uuid in uuids}
+    for dep in connection.execute(
+        sa.select(dependencies.c.component_uuid, dependencies.c.depends_on)
+        .where(dependencies.c.component_uuid.in_(uuids))
+        .order_by(dependencies.c.component_uuid, dependencies.c.position)
+    ):
+        deps[dep.component_uuid].append(dep.depends_on)
+    records = [_record(row, refs[row["uuid"]], deps[row["uuid"]]) for row in rows]
+    return sorted(records, key=lambda r: (r.type_id, r.identifier, r.version))
+
+
+def _record(row: sa.RowMapping, refs: Sequence[ArtifactRef], deps: Sequence[str]) -> ComponentRecord:
+    return ComponentRecord(
+        uuid=row["uuid"],
+        type_id=row["type_id"],
+        identifier=row["identifier"],
+        version=row["version"],
+        class_path=row["class_path"],
+        params=row["params"],
+        content_hash=row["content_hash"],
+        artifacts=tuple(refs),
+        dependencies=tuple(deps),
+        created_at=row["created_at"],
+    )

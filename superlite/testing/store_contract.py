@@ -1,0 +1,385 @@
+"""The contract every store backend proves it keeps: one suite, run against each backend.
+
+Like SQLAlchemy's dialect test suite, a backend (built in or a plugin) imports the classes and
+subclasses them in one of its own test modules, providing a fixture for the store under test::
+
+    from superlite.testing.store_contract import ArtifactStoreContract, MetadataStoreContract
+
+    class TestMyMetadataStore(MetadataStoreContract):
+        @pytest.fixture
+        def metadata_store(self):
+            ...  # an empty store, closed afterwards
+
+    class TestMyArtifactStore(ArtifactStoreContract):
+        @pytest.fixture
+        def artifact_store(self):
+            ...
+
+Every test expects an empty store of its own. The classes' names do not start with ``Test``, so
+pytest collects only the subclasses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from superlite.errors import IntegrityError, NotFoundError, SuperliteError, VersionConflictError
+from superlite.stores.base import CHUNK_SIZE, ArtifactStore, ComponentRecord, MetadataStore
+from superlite.testing.fixtures import make_record, make_ref, pieces, put_bytes, random_bytes, read_all
+
+#: Threads racing in the concurrency tests.
+RACERS = 6
+
+
+def _without_time(record: ComponentRecord | None) -> ComponentRecord | None:
+    return replace(record, created_at=None) if record is not None else None
+
+
+def _race(count: int, work: Callable[[int], object]) -> list[BaseException | None]:
+    """Run ``work(i)`` in ``count`` threads released together; each one's exception or None."""
+    barrier = threading.Barrier(count)
+    outcomes: list[BaseException | None] = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            work(index)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            outcomes[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+class MetadataStoreContract:
+    """What every :class:`~superlite.stores.base.MetadataStore` must do.
+
+    Needs a ``metadata_store`` fixture: an empty store of the backend under test.
+    """
+
+    def test_insert_then_get_returns_the_record(self, metadata_store: MetadataStore) -> None:
+        """A record reads back field for field, by name and version and by uuid."""
+        record = make_record(
+            params={"threshold": 0.5, "labels": ["neg", "pos"], "nested": {"a": None, "b": True}, "name": "é✓"},
+            artifacts=[make_ref("object", b"weights"), make_ref("tokenizer", b"vocab", "numpy")],
+            dependencies=["dependency-uuid-1", "dependency-uuid-0"],
+        )
+        metadata_store.insert(record)
+        assert _without_time(metadata_store.get("model", "sentiment", 0)) == record
+        assert _without_time(metadata_store.get_by_uuid(record.uuid)) == record
+
+    def test_created_at_is_set_and_aware(self, metadata_store: MetadataStore) -> None:
+        """A record stored without ``created_at`` gets one: timezone-aware, close to now."""
+        before = datetime.now(timezone.utc)
+        metadata_store.insert(make_record())
+        stored = metadata_store.get("model", "sentiment")
+        assert stored is not None and stored.created_at is not None
+        assert stored.created_at.tzinfo is not None
+        assert abs(stored.created_at - before) < timedelta(minutes=5)
+
+    def test_created_at_round_trips(self, metadata_store: MetadataStore) -> None:
+        """A given ``created_at`` reads back as the same instant (to the millisecond)."""
+        moment = datetime(2024, 5, 17, 13, 45, 12, 345000, tzinfo=timezone(timedelta(hours=2)))
+        metadata_store.insert(replace(make_record(), created_at=moment))
+        stored = metadata_store.get("model", "sentiment")
+        assert stored is not None and stored.created_at is not None
+        assert abs(stored.created_at - moment) < timedelta(milliseconds=1)
+
+    def test_get_missing_returns_none(self, metadata_store: MetadataStore) -> None:
+        """Unknown names, versions and uuids read as None, not as an error."""
+        metadata_store.insert(make_record())
+        assert metadata_store.get("model", "unknown") is None
+        assert metadata_store.get("model", "sentiment", 7) is None
+        assert metadata_store.get("listener", "sentiment") is None
+        assert metadata_store.get_by_uuid("no-such-uuid") is None
+
+    def test_get_without_version_returns_the_highest(self, metadata_store: MetadataStore) -> None:
+        """The latest version is the highest number, whatever order the versions were written in."""
+        for version in (2, 0, 10, 1):
+            metadata_store.insert(make_record(version=version))
+        latest = metadata_store.get("model", "sentiment")
+        assert latest is not None and latest.version == 10
+
+    def test_versions_are_numbers_oldest_first(self, metadata_store: MetadataStore) -> None:
+        """Versions sort as integers (10 after 9), and only one identifier's versions are listed."""
+        for version in (10, 2, 9, 0):
+            metadata_store.insert(make_record(version=version))
+        metadata_store.insert(make_record("other", 5))
+        assert metadata_store.versions("model", "sentiment") == [0, 2, 9, 10]
+        assert metadata_store.versions("model", "unknown") == []
+
+    def test_type_ids_and_identifiers_are_sorted_and_distinct(self, metadata_store: MetadataStore) -> None:
+        """Each type_id and identifier is listed once, sorted; identifiers belong to their type."""
+        metadata_store.insert(make_record("b-model", 0))
+        metadata_store.insert(make_record("b-model", 1))
+        metadata_store.insert(make_record("a-model", 0))
+        metadata_store.insert(make_record("reader", 0, type_id="listener"))
+        assert metadata_store.type_ids() == ["listener", "model"]
+        assert metadata_store.identifiers("model") == ["a-model", "b-model"]
+        assert metadata_store.identifiers("listener") == ["reader"]
+        assert metadata_store.identifiers("dataset") == []
+
+    def test_identifiers_are_case_sensitive(self, metadata_store: MetadataStore) -> None:
+        """``Sentiment`` and ``sentiment`` are two components, each with its own version 0."""
+        metadata_store.insert(make_record("sentiment", 0))
+        metadata_store.insert(make_record("Sentiment", 0))
+        assert metadata_store.identifiers("model") == ["Sentiment", "sentiment"]
+
+    def test_same_version_of_other_identifier_or_type_is_fine(self, metadata_store: MetadataStore) -> None:
+        """Uniqueness is on the whole ``(type_id, identifier, version)``."""
+        metadata_store.insert(make_record("a", 0))
+        metadata_store.insert(make_record("b", 0))
+        metadata_store.insert(make_record("a", 0, type_id="listener"))
+        assert metadata_store.versions("model", "a") == [0]
+
+    def test_taken_version_raises_version_conflict(self, metadata_store: MetadataStore) -> None:
+        """A second record with the same version is refused, and the first one stays as it was."""
+        first = make_record()
+        metadata_store.insert(first)
+        with pytest.raises(VersionConflictError):
+            metadata_store.insert(make_record(params={"batch_size": 99}))
+        assert _without_time(metadata_store.get("model", "sentiment", 0)) == first
+        assert metadata_store.versions("model", "sentiment") == [0]
+
+    def test_refused_insert_leaves_nothing_behind(self, metadata_store: MetadataStore) -> None:
+        """A refused record leaves no artifact reference and no dependency of its own."""
+        base = make_record("base")
+        metadata_store.insert(base)
+        metadata_store.insert(make_record())
+        loser = make_record(artifacts=[make_ref("object", b"loser bytes")], dependencies=[base.uuid])
+        with pytest.raises(VersionConflictError):
+            metadata_store.insert(loser)
+        assert metadata_store.get_by_uuid(loser.uuid) is None
+        assert metadata_store.artifact_references(loser.artifacts[0].sha256) == 0
+        assert loser.artifacts[0].sha256 not in metadata_store.referenced_artifacts()
+        assert metadata_store.dependents([base.uuid]) == []
+
+    def test_duplicate_uuid_is_refused(self, metadata_store: MetadataStore) -> None:
+        """A second record with a uuid already stored raises, and stores nothing."""
+        first = make_record()
+        metadata_store.insert(first)
+        with pytest.raises(SuperliteError):
+            metadata_store.insert(make_record(version=1, uuid=first.uuid, artifacts=[make_ref("x", b"dup")]))
+        assert metadata_store.versions("model", "sentiment") == [0]
+        assert _without_time(metadata_store.get_by_uuid(first.uuid)) == first
+        assert metadata_store.artifact_references(make_ref("x", b"dup").sha256) == 0
+
+    def test_concurrent_inserts_of_one_version_have_one_winner(self, metadata_store: MetadataStore) -> None:
+        """Racing writers of the same version: exactly one succeeds, the others get VersionConflictError."""
+        records = [make_record(params={"writer": i}) for i in range(RACERS)]
+        outcomes = _race(RACERS, lambda i: metadata_store.insert(records[i]))
+        winners = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        assert len(winners) == 1, outcomes
+        assert all(isinstance(o, VersionConflictError) for o in outcomes if o is not None), outcomes
+        stored = metadata_store.get("model", "sentiment", 0)
+        assert stored is not None and stored.uuid == records[winners[0]].uuid
+
+    def test_dependents(self, metadata_store: MetadataStore) -> None:
+        """Direct dependents are found, without the records asked about and without duplicates."""
+        base = make_record("base")
+        middle = make_record("middle", dependencies=[base.uuid])
+        top = make_record("top", dependencies=[base.uuid, middle.uuid])
+        unrelated = make_record("unrelated")
+        for record in (base, middle, top, unrelated):
+            metadata_store.insert(record)
+        assert sorted(r.uuid for r in metadata_store.dependents([base.uuid])) == sorted([middle.uuid, top.uuid])
+        assert [r.uuid for r in metadata_store.dependents([base.uuid, middle.uuid])] == [top.uuid]
+        assert _without_time(metadata_store.dependents([middle.uuid])[0]) == top
+        assert metadata_store.dependents([top.uuid]) == []
+        assert metadata_store.dependents([]) == []
+
+    def test_delete_removes_records_with_their_references(self, metadata_store: MetadataStore) -> None:
+        """Deleted records disappear with their artifact references and dependencies; others stay."""
+        base = make_record("base", artifacts=[make_ref("object", b"base")])
+        doomed = make_record("doomed", artifacts=[make_ref("object", b"doomed")], dependencies=[base.uuid])
+        kept = make_record("kept", artifacts=[make_ref("object", b"base")])
+        for record in (base, doomed, kept):
+            metadata_store.insert(record)
+        metadata_store.delete([doomed.uuid])
+        assert metadata_store.get_by_uuid(doomed.uuid) is None
+        assert metadata_store.identifiers("model") == ["base", "kept"]
+        assert metadata_store.artifact_references(make_ref("object", b"doomed").sha256) == 0
+        assert metadata_store.artifact_references(make_ref("object", b"base").sha256) == 2
+        assert metadata_store.dependents([base.uuid]) == []
+        assert _without_time(metadata_store.get_by_uuid(kept.uuid)) == kept
+
+    def test_delete_several_and_unknown(self, metadata_store: MetadataStore) -> None:
+        """Several records go at once; unknown uuids and an empty list are not errors."""
+        records = [make_record(version=v) for v in range(3)]
+        for record in records:
+            metadata_store.insert(record)
+        metadata_store.delete([records[0].uuid, records[2].uuid, "no-such-uuid"])
+        metadata_store.delete([])
+        assert metadata_store.versions("model", "sentiment") == [1]
+
+    def test_version_number_can_be_reused_after_delete(self, metadata_store: MetadataStore) -> None:
+        """Deleting a version frees its number."""
+        first = make_record()
+        metadata_store.insert(first)
+        metadata_store.delete([first.uuid])
+        metadata_store.insert(make_record())
+        assert metadata_store.versions("model", "sentiment") == [0]
+
+    def test_artifact_references_count_records(self, metadata_store: MetadataStore) -> None:
+        """References count records, not fields; ``referenced_artifacts`` lists every hash in use."""
+        shared, own = make_ref("object", b"shared"), make_ref("object", b"own")
+        metadata_store.insert(make_record("a", artifacts=[shared, replace(shared, name="copy")]))
+        metadata_store.insert(make_record("b", artifacts=[shared]))
+        metadata_store.insert(make_record("c", artifacts=[own]))
+        metadata_store.insert(make_record("d"))
+        assert metadata_store.artifact_references(shared.sha256) == 2
+        assert metadata_store.artifact_references(own.sha256) == 1
+        assert metadata_store.artifact_references(hashlib.sha256(b"unused").hexdigest()) == 0
+        assert metadata_store.referenced_artifacts() == {shared.sha256, own.sha256}
+
+    def test_empty_store(self, metadata_store: MetadataStore) -> None:
+        """An empty store lists nothing."""
+        assert metadata_store.type_ids() == []
+        assert metadata_store.referenced_artifacts() == set()
+        assert metadata_store.get("model", "sentiment") is None
+
+    def test_close_twice_is_harmless(self, metadata_store: MetadataStore) -> None:
+        """``close`` may be called more than once."""
+        metadata_store.close()
+        metadata_store.close()
+
+
+class _FailingStream:
+    """Chunks that break off with an error after ``good`` pieces."""
+
+    def __init__(self, data: bytes, piece: int, good: int) -> None:
+        self._pieces = list(pieces(data, piece))[:good]
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._pieces
+        raise RuntimeError("the source broke mid-stream")
+
+
+class ArtifactStoreContract:
+    """What every :class:`~superlite.stores.base.ArtifactStore` must do.
+
+    Needs an ``artifact_store`` fixture: an empty store of the backend under test.
+    """
+
+    def test_small_round_trip(self, artifact_store: ArtifactStore) -> None:
+        """Bytes read back exactly; the artifact exists and is listed."""
+        sha256 = put_bytes(artifact_store, b"hello, model")
+        assert read_all(artifact_store.open(sha256)) == b"hello, model"
+        assert artifact_store.exists(sha256)
+        assert artifact_store.list() == {sha256}
+
+    def test_multi_chunk_round_trip(self, artifact_store: ArtifactStore) -> None:
+        """An artifact of several chunks, put in odd-sized pieces, reads back byte for byte."""
+        data = random_bytes(3 * CHUNK_SIZE + 17, seed=1)
+        sha256 = put_bytes(artifact_store, data, piece_size=(1 << 20) + 3)
+        with artifact_store.open(sha256) as stream:
+            head = stream.read(1000)
+            rest = stream.read()
+        assert len(head) + len(rest) == len(data)
+        assert hashlib.sha256(head + rest).hexdigest() == sha256
+
+    def test_read_in_small_and_chunk_sized_reads(self, artifact_store: ArtifactStore) -> None:
+        """Reads of any size, across chunk boundaries, see the right bytes."""
+        data = random_bytes(CHUNK_SIZE + 5, seed=2)
+        sha256 = put_bytes(artifact_store, data)
+        with artifact_store.open(sha256) as stream:
+            assert stream.read(3) == data[:3]
+            assert stream.read(CHUNK_SIZE) == data[3 : CHUNK_SIZE + 3]
+            assert stream.read(10) == data[CHUNK_SIZE + 3 :]
+            assert stream.read(10) == b""
+
+    def test_empty_artifact(self, artifact_store: ArtifactStore) -> None:
+        """Zero bytes are an artifact like any other."""
+        sha256 = put_bytes(artifact_store, b"")
+        assert artifact_store.exists(sha256)
+        assert read_all(artifact_store.open(sha256)) == b""
+
+    def test_put_twice_is_a_no_op(self, artifact_store: ArtifactStore) -> None:
+        """Putting bytes already stored changes nothing and raises nothing."""
+        first = put_bytes(artifact_store, b"same bytes")
+        second = put_bytes(artifact_store, b"same bytes")
+        assert first == second
+        assert artifact_store.list() == {first}
+        assert read_all(artifact_store.open(first)) == b"same bytes"
+
+    def test_failed_put_stores_nothing(self, artifact_store: ArtifactStore) -> None:
+        """A source that breaks mid-stream leaves no trace: never a partial artifact."""
+        data = random_bytes(2 * CHUNK_SIZE + 1, seed=3)
+        sha256 = hashlib.sha256(data).hexdigest()
+        with pytest.raises(RuntimeError):
+            artifact_store.put(sha256, _FailingStream(data, CHUNK_SIZE // 2, good=3), len(data))
+        assert not artifact_store.exists(sha256)
+        assert artifact_store.list() == set()
+        with pytest.raises(NotFoundError):
+            artifact_store.open(sha256)
+        artifact_store.put(sha256, pieces(data, CHUNK_SIZE), len(data))
+        assert hashlib.sha256(read_all(artifact_store.open(sha256))).hexdigest() == sha256
+
+    def test_wrong_size_is_refused(self, artifact_store: ArtifactStore) -> None:
+        """Bytes that do not add up to the announced size raise IntegrityError and are not kept."""
+        sha256 = hashlib.sha256(b"twelve bytes").hexdigest()
+        with pytest.raises(IntegrityError):
+            artifact_store.put(sha256, [b"twelve bytes"], 13)
+        assert not artifact_store.exists(sha256)
+
+    def test_open_missing_raises_not_found(self, artifact_store: ArtifactStore) -> None:
+        """Opening an absent artifact raises NotFoundError (a LookupError)."""
+        with pytest.raises(NotFoundError):
+            artifact_store.open(hashlib.sha256(b"absent").hexdigest())
+        assert not artifact_store.exists(hashlib.sha256(b"absent").hexdigest())
+
+    def test_delete(self, artifact_store: ArtifactStore) -> None:
+        """A deleted artifact is gone; others stay; deleting an absent one is not an error."""
+        doomed = put_bytes(artifact_store, random_bytes(CHUNK_SIZE + 1, seed=4))
+        kept = put_bytes(artifact_store, b"kept")
+        artifact_store.delete(doomed)
+        artifact_store.delete(doomed)
+        assert not artifact_store.exists(doomed)
+        assert artifact_store.list() == {kept}
+        with pytest.raises(NotFoundError):
+            artifact_store.open(doomed)
+        assert read_all(artifact_store.open(kept)) == b"kept"
+
+    def test_put_after_delete(self, artifact_store: ArtifactStore) -> None:
+        """Bytes deleted can be stored again."""
+        sha256 = put_bytes(artifact_store, b"again")
+        artifact_store.delete(sha256)
+        put_bytes(artifact_store, b"again")
+        assert read_all(artifact_store.open(sha256)) == b"again"
+
+    def test_list(self, artifact_store: ArtifactStore) -> None:
+        """``list`` returns every stored hash and nothing else."""
+        assert artifact_store.list() == set()
+        stored = {put_bytes(artifact_store, f"artifact {i}".encode()) for i in range(5)}
+        assert artifact_store.list() == stored
+
+    def test_concurrent_puts_of_the_same_bytes_all_succeed(self, artifact_store: ArtifactStore) -> None:
+        """Racing puts of one artifact (several chunks) all succeed and leave one whole copy."""
+        data = random_bytes(CHUNK_SIZE + 3, seed=5)
+        sha256 = hashlib.sha256(data).hexdigest()
+        outcomes = _race(RACERS, lambda _: artifact_store.put(sha256, pieces(data, 1 << 20), len(data)))
+        assert outcomes == [None] * RACERS
+        assert artifact_store.list() == {sha256}
+        assert hashlib.sha256(read_all(artifact_store.open(sha256))).hexdigest() == sha256
+
+    def test_concurrent_puts_of_different_bytes(self, artifact_store: ArtifactStore) -> None:
+        """Racing puts of different artifacts are all stored."""
+        blobs = [random_bytes(1 << 16, seed=10 + i) for i in range(RACERS)]
+        outcomes = _race(RACERS, lambda i: put_bytes(artifact_store, blobs[i]))
+        assert outcomes == [None] * RACERS
+        assert artifact_store.list() == {hashlib.sha256(b).hexdigest() for b in blobs}
+
+    def test_close_twice_is_harmless(self, artifact_store: ArtifactStore) -> None:
+        """``close`` may be called more than once."""
+        artifact_store.close()
+        artifact_store.close()

@@ -1,0 +1,242 @@
+"""The SQL stores on SQLite, PostgreSQL and MariaDB: the shared contract, then what is SQL's own."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import socket
+
+import pytest
+import sqlalchemy as sa
+
+from superlite.config import Settings
+from superlite.errors import NotFoundError, SchemaVersionError, StoreUnavailableError, SuperliteError, VersionConflictError
+from superlite.stores.base import CHUNK_SIZE, SCHEMA_VERSION, ArtifactStore, MetadataStore, StoreBundle
+from superlite.stores.registry import open_database
+from superlite.stores.sql import SQLArtifactStore, SQLMetadataStore, open_sql_stores
+from superlite.stores.sql.chunks import MySQLChunkIO, rechunk
+from superlite.stores.sql.engine import normalize_url
+from superlite.stores.sql.schema import meta
+from superlite.testing.fixtures import make_record, make_ref, put_bytes, random_bytes, read_all
+from superlite.testing.services import require_service
+from superlite.testing.store_contract import ArtifactStoreContract, MetadataStoreContract
+
+PROCESSES = 4
+
+
+class TestSQLMetadataStore(MetadataStoreContract):
+    """SQLMetadataStore keeps the metadata contract on every SQL backend."""
+
+    @pytest.fixture
+    def metadata_store(self, sql_stores: StoreBundle) -> MetadataStore:
+        """The metadata store of the test's database."""
+        return sql_stores.metadata
+
+
+class TestSQLArtifactStore(ArtifactStoreContract):
+    """SQLArtifactStore keeps the artifact contract on every SQL backend."""
+
+    @pytest.fixture
+    def artifact_store(self, sql_stores: StoreBundle) -> ArtifactStore:
+        """The artifact store of the test's database."""
+        return sql_stores.artifacts
+
+
+def test_registry_opens_sql_uris(database_uri: str) -> None:
+    """The registry routes sqlite/postgresql/mysql URIs to the SQL stores."""
+    bundle = open_database(Settings(uri=database_uri))
+    try:
+        assert isinstance(bundle.metadata, SQLMetadataStore)
+        assert isinstance(bundle.artifacts, SQLArtifactStore)
+    finally:
+        bundle.metadata.close()
+
+
+def test_newer_schema_is_refused(database_uri: str) -> None:
+    """A database written by a newer superlite raises SchemaVersionError naming the fix."""
+    bundle = open_sql_stores(Settings(uri=database_uri))
+    engine: sa.Engine = bundle.extra["engine"]  # type: ignore[assignment]
+    with engine.begin() as connection:
+        connection.execute(meta.update().values(value=str(SCHEMA_VERSION + 1)))
+    bundle.metadata.close()
+    with pytest.raises(SchemaVersionError, match="upgrade superlite") as error:
+        open_sql_stores(Settings(uri=database_uri))
+    assert f"version {SCHEMA_VERSION + 1}" in str(error.value)
+
+
+def test_reopening_keeps_data(database_uri: str) -> None:
+    """Opening an existing database again reads what was written (tables are not recreated)."""
+    first = open_sql_stores(Settings(uri=database_uri))
+    record = make_record()
+    first.metadata.insert(record)
+    first.metadata.close()
+    second = open_sql_stores(Settings(uri=database_uri))
+    try:
+        stored = second.metadata.get_by_uuid(record.uuid)
+        assert stored is not None and stored.identifier == record.identifier
+    finally:
+        second.metadata.close()
+
+
+def test_failing_reference_rolls_back_the_record(sql_stores: StoreBundle) -> None:
+    """When the artifact references fail after the record row was written, nothing stays."""
+    record = make_record(artifacts=[make_ref("object", b"a"), make_ref("object", b"b")])
+    with pytest.raises(SuperliteError) as error:
+        sql_stores.metadata.insert(record)
+    assert not isinstance(error.value, VersionConflictError)
+    assert sql_stores.metadata.get_by_uuid(record.uuid) is None
+    assert sql_stores.metadata.versions("model", "sentiment") == []
+
+
+def test_artifact_deleted_while_read_raises_not_found(sql_stores: StoreBundle) -> None:
+    """A reader that loses the rest of an artifact to a delete gets NotFoundError, not short data."""
+    sha256 = put_bytes(sql_stores.artifacts, random_bytes(CHUNK_SIZE + 10))
+    with sql_stores.artifacts.open(sha256) as stream:
+        stream.read(100)
+        sql_stores.artifacts.delete(sha256)
+        with pytest.raises(NotFoundError, match="while being read"):
+            stream.read()
+
+
+def _insert_in_process(uri: str, uuid: str, start, results) -> None:  # type: ignore[no-untyped-def]
+    start.wait()
+    try:
+        bundle = open_sql_stores(Settings(uri=uri))
+        try:
+            bundle.metadata.insert(make_record(uuid=uuid))
+            results.put((uuid, "inserted"))
+        finally:
+            bundle.metadata.close()
+    except VersionConflictError:
+        results.put((uuid, "conflict"))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        results.put((uuid, f"{type(exc).__name__}: {exc}"))
+
+
+def test_processes_racing_on_a_new_database(database_uri: str) -> None:
+    """Processes that create the schema and insert the same version at once: one wins, the rest conflict."""
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    uuids = [f"racer-{i}" for i in range(PROCESSES)]
+    workers = [context.Process(target=_insert_in_process, args=(database_uri, u, start, results)) for u in uuids]
+    for worker in workers:
+        worker.start()
+    start.set()
+    outcomes = dict(results.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+    assert sorted(outcomes.values()) == ["conflict"] * (PROCESSES - 1) + ["inserted"], outcomes
+    bundle = open_sql_stores(Settings(uri=database_uri))
+    try:
+        stored = bundle.metadata.get("model", "sentiment")
+        assert stored is not None and outcomes[stored.uuid] == "inserted"
+    finally:
+        bundle.metadata.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "mysql"])
+def test_unreachable_server_is_reported_with_password_masked(scheme: str) -> None:
+    """Nobody listening: StoreUnavailableError, the URI shown without its password, and what to check."""
+    uri = f"{scheme}://alice:s3cr3t-pw@127.0.0.1:{_closed_port()}/models"
+    with pytest.raises(StoreUnavailableError) as error:
+        open_sql_stores(Settings(uri=uri))
+    message = str(error.value)
+    assert "s3cr3t-pw" not in message
+    assert "alice:***@127.0.0.1" in message
+    assert "Check that the server is running" in message
+
+
+def test_bad_postgresql_credentials_are_reported_with_password_masked() -> None:
+    """A user the server refuses: StoreUnavailableError without the password."""
+    server = normalize_url(require_service("postgresql"))
+    uri = server.set(username="no_such_superlite_user", password="s3cr3t-pw").render_as_string(hide_password=False)
+    with pytest.raises(StoreUnavailableError) as error:
+        open_sql_stores(Settings(uri=uri))
+    assert "s3cr3t-pw" not in str(error.value)
+    assert "no_such_superlite_user:***@" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("uri", "driver"),
+    [
+        ("postgresql://u@h/db", "postgresql+psycopg"),
+        ("postgres://u@h/db", "postgresql+psycopg"),
+        ("postgresql+psycopg2://u@h/db", "postgresql+psycopg2"),
+        ("mysql://u@h/db", "mysql+pymysql"),
+        ("mariadb://u@h/db", "mysql+pymysql"),
+        ("mysql+mysqldb://u@h/db", "mysql+mysqldb"),
+        ("sqlite:///x.db", "sqlite"),
+    ],
+)
+def test_urls_get_the_bundled_drivers(uri: str, driver: str) -> None:
+    """Schemes without a driver get psycopg or PyMySQL; an explicit driver is kept."""
+    assert normalize_url(uri).drivername == driver
+
+
+def test_sqlite_file_directory_is_created_and_uses_wal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A SQLite URI in a directory that does not exist yet works, in write-ahead-log mode."""
+    path = tmp_path / "a" / "b" / "superlite.db"
+    bundle = open_sql_stores(Settings(uri=f"sqlite:///{path}"))
+    try:
+        engine: sa.Engine = bundle.extra["engine"]  # type: ignore[assignment]
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert path.is_file()
+    finally:
+        bundle.metadata.close()
+
+
+def test_sqlite_in_memory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``sqlite://`` (in memory) keeps one database for the life of the stores."""
+    bundle = open_sql_stores(Settings(uri="sqlite://"))
+    bundle.metadata.insert(make_record())
+    assert bundle.metadata.versions("model", "sentiment") == [0]
+    assert read_all(bundle.artifacts.open(put_bytes(bundle.artifacts, b"memory"))) == b"memory"
+
+
+def test_postgresql_chunks_are_stored_uncompressed() -> None:
+    """On PostgreSQL the chunk column skips compression (STORAGE EXTERNAL)."""
+    from superlite.testing.databases import isolated_database
+
+    with isolated_database("postgresql") as uri:
+        bundle = open_sql_stores(Settings(uri=uri))
+        engine: sa.Engine = bundle.extra["engine"]  # type: ignore[assignment]
+        with engine.connect() as connection:
+            storage = connection.exec_driver_sql(
+                "SELECT attstorage FROM pg_attribute "
+                "WHERE attrelid = 'superlite_artifact_chunks'::regclass AND attname = 'data'"
+            ).scalar()
+        bundle.metadata.close()
+    assert storage == "e"
+
+
+def test_mariadb_chunks_fit_max_allowed_packet() -> None:
+    """On MariaDB, bytes that double when escaped (all zeros) still fit one packet per chunk."""
+    from superlite.testing.databases import isolated_database
+
+    with isolated_database("mariadb") as uri:
+        bundle = open_sql_stores(Settings(uri=uri))
+        try:
+            engine: sa.Engine = bundle.extra["engine"]  # type: ignore[assignment]
+            with engine.connect() as connection:
+                packet = connection.exec_driver_sql("SELECT @@max_allowed_packet").scalar()
+                assert 2 * MySQLChunkIO().chunk_size(connection) < packet
+            data = bytes(CHUNK_SIZE * 2 + 1)
+            sha256 = put_bytes(bundle.artifacts, data, piece_size=CHUNK_SIZE)
+            assert hashlib.sha256(read_all(bundle.artifacts.open(sha256))).hexdigest() == sha256
+        finally:
+            bundle.metadata.close()
+
+
+def test_rechunk_regroups_any_pieces() -> None:
+    """Pieces of any size come out as exact chunks, the last one shorter."""
+    data = bytes(range(256)) * 5
+    out = list(rechunk([data[:7], data[7:300], b"", data[300:]], 100))
+    assert b"".join(out) == data
+    assert [len(piece) for piece in out] == [100] * 12 + [80]

@@ -1,0 +1,102 @@
+"""Every ``superlite`` command, run as a user runs it: a subprocess with exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import superlite
+from superlite import ObjectModel
+
+
+def run_cli(*args: str, uri: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ}
+    env.pop("SUPERLITE_URI", None)
+    if uri is not None:
+        env["SUPERLITE_URI"] = uri
+    return subprocess.run([sys.executable, "-m", "superlite", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture
+def filled(db_uri):
+    with superlite.connect(db_uri) as db:
+        # lambdas are stored by value, so the CLI's process can load them without this module
+        db.apply(ObjectModel("inc", object=lambda x: x + 1))
+        db.apply(ObjectModel("inc", object=lambda x: x + 2))
+        db.apply(ObjectModel("boom", object=lambda x: [][x]))
+    return db_uri
+
+
+def test_help_lists_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("show", "info", "remove", "predict"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", ["show", "info", "remove", "predict"])
+def test_each_command_has_help(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0 and "Usage: superlite" in result.stdout
+
+
+def test_show_all_levels(filled):
+    assert json.loads(run_cli("show", uri=filled).stdout) == {"model": ["boom", "inc"]}
+    assert json.loads(run_cli("show", "model", uri=filled).stdout) == ["boom", "inc"]
+    assert json.loads(run_cli("--uri", filled, "show", "model", "inc").stdout) == [0, 1]
+
+
+def test_info_prints_record_json(filled):
+    result = run_cli("info", "model", "inc", "--version", "0", uri=filled)
+    assert result.returncode == 0
+    record = json.loads(result.stdout)
+    assert record["identifier"] == "inc" and record["version"] == 0
+    assert record["class_path"] == "superlite.components.object_model:ObjectModel"
+    assert len(record["artifacts"][0]["sha256"]) == 64
+
+
+def test_predict_latest_and_version(filled):
+    assert json.loads(run_cli("predict", "inc", "--input", "40", uri=filled).stdout) == 42
+    assert json.loads(run_cli("predict", "inc", "--input", "40", "--version", "0", uri=filled).stdout) == 41
+
+
+def test_predict_model_error_is_one_line(filled):
+    result = run_cli("predict", "boom", "--input", "3", uri=filled)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: IndexError: list index out of range"
+
+
+def test_predict_bad_json_is_usage_error(filled):
+    result = run_cli("predict", "inc", "--input", "{nope", uri=filled)
+    assert result.returncode == 2 and "not valid JSON" in result.stderr
+
+
+def test_unknown_model_exits_nonzero_without_traceback(filled):
+    result = run_cli("predict", "nope", "--input", "1", uri=filled)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: no model named 'nope'; existing models: boom, inc"
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_traceback(filled):
+    result = run_cli("--debug", "info", "model", "nope", uri=filled)
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_remove_one_version_then_all(filled):
+    result = run_cli("remove", "model", "inc", "--version", "0", uri=filled)
+    assert result.returncode == 0 and "removed model 'inc' version 0" in result.stdout
+    assert json.loads(run_cli("show", "model", "inc", uri=filled).stdout) == [1]
+    assert run_cli("remove", "model", "inc", uri=filled).returncode == 0
+    assert json.loads(run_cli("show", "model", uri=filled).stdout) == ["boom"]
+
+
+def test_unknown_scheme_lists_installed():
+    result = run_cli("--uri", "nosuchdb://x", "show")
+    assert result.returncode == 1
+    assert "no database store is installed for URI scheme 'nosuchdb'" in result.stderr
+    assert "sqlite" in result.stderr
