@@ -62,6 +62,8 @@ class Datalayer:
         Identical content to the latest version creates nothing and returns that version;
         changed content becomes the next version. Safe to call from several processes at once.
         """
+        if not isinstance(component, Component):
+            raise TypeError(f"apply takes a superlite Component (e.g. ObjectModel), not {type(component).__qualname__}")
         component.pre_create(self)
         encoded = component.encode()
         if encoded.reference is not None:

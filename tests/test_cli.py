@@ -100,3 +100,16 @@ def test_unknown_scheme_lists_installed():
     assert result.returncode == 1
     assert "no database store is installed for URI scheme 'nosuchdb'" in result.stderr
     assert "sqlite" in result.stderr
+
+
+def defined_in_this_test_module(x):
+    return x
+
+
+def test_model_whose_code_cannot_be_imported_names_the_module(db_uri):
+    """dill stores importable functions by reference: the CLI's process cannot import this test module."""
+    with superlite.connect(db_uri) as db:
+        db.apply(ObjectModel("by_reference", object=defined_in_this_test_module))
+    result = run_cli("predict", "by_reference", "--input", "1", uri=db_uri)
+    assert result.returncode == 1
+    assert "cannot be imported here: No module named 'test_cli'" in result.stderr
