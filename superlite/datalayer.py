@@ -343,7 +343,10 @@ def open_datalayer(settings: Settings) -> Datalayer:
     back to ``$SUPERLITE_BROKER``, and a worker must never dispatch to itself.
     """
     bundle = open_database(settings)
-    artifact_store = open_artifact_store(settings.artifacts, settings) if settings.artifacts else bundle.artifacts
+    artifact_store = bundle.artifacts
+    if settings.artifacts:
+        bundle.artifacts.close()
+        artifact_store = open_artifact_store(settings.artifacts, settings)
     try:
         return Datalayer(settings, bundle.metadata, artifact_store)
     except BaseException:
