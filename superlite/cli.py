@@ -146,7 +146,7 @@ def predict(state: CliState, identifier: str, input_json: str, version: int | No
 @click.option("--cache-items", type=click.IntRange(min=1), default=32, show_default=True, help="At most this many models cached per process.")
 @click.option("--pool", type=click.Choice(["prefork", "threads"]), default="prefork", show_default=True, help="prefork: one process per slot, isolated; threads: one shared model cache.")
 @click.option("--visibility-timeout", type=click.FloatRange(min=1), help="Redis only: seconds before a task taken by a vanished worker is delivered again (default 120).")
-@click.option("--loglevel", default="INFO", show_default=True, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--loglevel", default="INFO", show_default=True, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), help="Log level of the worker.")
 @click.pass_obj
 @reports_errors
 def worker(

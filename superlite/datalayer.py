@@ -12,6 +12,7 @@ import random
 import tempfile
 import time
 import uuid as uuid_module
+from functools import partial
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -20,7 +21,7 @@ from superlite.components.component import Component, Encoded
 from superlite.components.reference import is_reference, parse_reference
 from superlite.components.remote import RemoteModel
 from superlite.compute.base import Compute, Task
-from superlite.compute.cache import ModelCache
+from superlite.compute.cache import ModelCache, measure_size
 from superlite.compute.registry import open_compute
 from superlite.config import Settings, mask_uri
 from superlite.errors import (
@@ -37,6 +38,9 @@ from superlite.stores.registry import open_artifact_store, open_database
 #: Artifacts up to this size are serialized in memory; larger ones spill to a temporary file.
 SPOOL_BYTES = 64 * 1024 * 1024
 
+#: Loaded models kept per process unless ``cache_items`` says otherwise (``cache_mb`` bounds bytes).
+DEFAULT_CACHE_ITEMS = 32
+
 #: How many times ``apply`` retries when a concurrent writer took the version it chose.
 APPLY_RETRIES = 50
 
@@ -51,8 +55,18 @@ class Datalayer:
         self.settings = settings
         self.metadata = metadata
         self.artifacts = artifacts
-        self.models: ModelCache[Any] = ModelCache(self._load_for_cache, max_items=int(settings.options.get("cache_items", 32)))
+        self.models: ModelCache[Any] = self._model_cache(settings)
         self.compute_backend: Compute = open_compute(settings, self)
+
+    def _model_cache(self, settings: Settings) -> ModelCache[Any]:
+        cache_mb = settings.options.get("cache_mb")
+        cache_items = settings.options.get("cache_items", DEFAULT_CACHE_ITEMS)
+        return ModelCache(
+            self._load_for_cache,
+            max_bytes=int(float(cache_mb) * 2**20) if cache_mb is not None else None,  # type: ignore[arg-type]
+            max_items=int(cache_items) if cache_items is not None else None,  # type: ignore[call-overload]
+            measure=partial(measure_size, stop_types=(Datalayer,)),
+        )
 
     # -- apply ---------------------------------------------------------------------------------
 
@@ -331,7 +345,9 @@ def connect(uri: str | None = None, *, artifacts: str | None = None, broker: str
     ``uri`` names the database (default ``$SUPERLITE_URI``, else a SQLite file under
     ``./.superlite/``); ``artifacts`` a separate artifact store such as ``file:///path``
     (default: the same database); ``broker`` a Celery broker such as ``redis://…``
-    (default ``$SUPERLITE_BROKER``, else in-process compute).
+    (default ``$SUPERLITE_BROKER``, else in-process compute). With a broker, ``queue``,
+    ``timeout``, ``parallelism``, ``result_backend``, ``result_expires`` and
+    ``visibility_timeout`` tune remote compute (see ``docs/workers.md``).
     """
     return open_datalayer(Settings.resolve(uri, artifacts=artifacts, broker=broker, **options))
 

@@ -24,3 +24,10 @@ def db(db_uri: str) -> Iterator[superlite.Datalayer]:
     """A Datalayer on a fresh database, with in-process compute."""
     with superlite.connect(db_uri, broker=None) as datalayer:
         yield datalayer
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests choose their database and broker explicitly; a developer's $SUPERLITE_* must not leak in."""
+    for variable in ("SUPERLITE_URI", "SUPERLITE_ARTIFACTS", "SUPERLITE_BROKER"):
+        monkeypatch.delenv(variable, raising=False)

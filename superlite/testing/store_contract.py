@@ -25,7 +25,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -80,7 +80,7 @@ class MetadataStoreContract:
 
     def test_created_at_is_set_and_aware(self, metadata_store: MetadataStore) -> None:
         """A record stored without ``created_at`` gets one: timezone-aware, close to now."""
-        before = datetime.now(timezone.utc)
+        before = datetime.now(UTC)
         metadata_store.insert(make_record())
         stored = metadata_store.get("model", "sentiment")
         assert stored is not None and stored.created_at is not None

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from superlite.errors import IntegrityError, NotFoundError, SuperliteError
 from superlite.stores.base import ArtifactStore
-from superlite.stores.sql.chunks import ChunkConflict, ChunkIO, chunk_io_for, rechunk
+from superlite.stores.sql.chunks import ChunkConflictError, ChunkIO, chunk_io_for, rechunk
 from superlite.stores.sql.engine import is_retryable, masked, reporting, writer
 from superlite.stores.sql.schema import artifact_chunks, artifacts, utcnow
 
@@ -35,7 +35,7 @@ class SQLArtifactStore(ArtifactStore):
                 return
             try:
                 self._put(sha256, chunks, size)
-            except (ChunkConflict, sa.exc.IntegrityError) as exc:
+            except (ChunkConflictError, sa.exc.IntegrityError) as exc:
                 # A concurrent put of the same bytes committed first: that is success.
                 if not self.exists(sha256):
                     raise SuperliteError(f"cannot store artifact {sha256}: {exc.__cause__ or exc}") from exc

@@ -26,7 +26,7 @@ _PACKET_OVERHEAD = 64 * 1024
 _MIN_CHUNK = 64 * 1024
 
 
-class ChunkConflict(Exception):
+class ChunkConflictError(Exception):
     """Another writer stored chunks of the same artifact first."""
 
 
@@ -55,7 +55,7 @@ class ChunkIO:
     def write(self, connection: Connection, sha256: str, chunks: Iterable[bytes]) -> int:
         """Insert ``chunks`` as rows 0, 1, … of ``sha256`` in the open transaction; return the byte count.
 
-        Raises :class:`ChunkConflict` when a row of ``sha256`` exists already.
+        Raises :class:`ChunkConflictError` when a row of ``sha256`` exists already.
         """
         written = 0
         try:
@@ -63,7 +63,7 @@ class ChunkIO:
                 connection.execute(artifact_chunks.insert().values(sha256=sha256, seq=seq, data=chunk))
                 written += len(chunk)
         except sa.exc.IntegrityError as exc:
-            raise ChunkConflict(sha256) from exc
+            raise ChunkConflictError(sha256) from exc
         return written
 
     def read(self, connection: Connection, sha256: str, seq: int) -> bytes | None:
@@ -91,7 +91,7 @@ class PostgresChunkIO(ChunkIO):
                         copy.write_row((sha256, seq, chunk))
                         written += len(chunk)
             except psycopg.errors.UniqueViolation as exc:
-                raise ChunkConflict(sha256) from exc
+                raise ChunkConflictError(sha256) from exc
         return written
 
     def read(self, connection: Connection, sha256: str, seq: int) -> bytes | None:

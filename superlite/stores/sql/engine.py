@@ -165,7 +165,10 @@ def unavailable(url: URL, exc: BaseException) -> StoreUnavailableError:
 @contextmanager
 def reporting(engine: Engine) -> Iterator[None]:
     """Raise connection and operational failures inside the block as StoreUnavailableError."""
+    dbapi = engine.dialect.loaded_dbapi
+    # The driver's own classes too: the PostgreSQL fast path talks to psycopg directly.
+    failures = (sa.exc.OperationalError, sa.exc.InterfaceError, dbapi.OperationalError, dbapi.InterfaceError)
     try:
         yield
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+    except failures as exc:
         raise unavailable(engine.url, exc) from exc

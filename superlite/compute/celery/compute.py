@@ -1,0 +1,231 @@
+"""The caller's side of Celery compute: send a :class:`Task` to a queue, wait for its answer.
+
+The hot path is one broker publish and one result wait, as for a bare Celery task: the caller
+sends the pinned reference it already holds (no metadata query), arguments are encoded once,
+and Celery's ``repr`` of the arguments for its logs is replaced by the reference.
+
+Options read from ``settings.options`` besides those of :mod:`superlite.compute.celery.app`:
+``timeout`` (seconds to wait for a result when the caller gives none, default
+:data:`DEFAULT_TIMEOUT`) and ``parallelism`` (how many chunks ``predict_batches`` splits into,
+default :data:`DEFAULT_PARALLELISM`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
+
+from celery.backends.redis import RedisBackend
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from celery.result import AsyncResult
+from kombu.exceptions import DecodeError, EncodeError
+
+from superlite.compute.base import Compute, ResultHandle, Task
+from superlite.compute.celery.app import CONNECT_TIMEOUT, TASK_NAME, build_app, check_broker, queue_name, result_backend
+from superlite.compute.celery.envelope import unwrap
+from superlite.config import Settings, mask_uri
+from superlite.errors import ComputeError, SerializationError
+from superlite.serialization.wire import CODEC, PreEncoded
+
+if TYPE_CHECKING:
+    from superlite.datalayer import Datalayer
+
+#: Seconds to wait for a result when the caller gives no timeout.
+DEFAULT_TIMEOUT = 300.0
+
+#: How many chunks ``predict_batches`` splits its inputs into when the caller gives no chunk size.
+DEFAULT_PARALLELISM = 8
+
+#: Redis and rpc:// results arrive by pub/sub or reply queue, without polling. A polling result
+#: backend (set with ``result_backend=``) is asked every 50 ms, not Celery's default 500 ms,
+#: which would add a quarter of a second to every prediction.
+RESULT_POLL_INTERVAL = 0.05
+
+#: Seconds to wait for workers' replies when explaining a timeout.
+INSPECT_TIMEOUT = 1.0
+
+#: Results already read are deleted from Redis in batches of this many (one round trip each),
+#: so they do not wait there for ``result_expires``; unread ones still expire.
+FORGET_BATCH = 100
+
+
+class CeleryResult(ResultHandle):
+    """The pending answer of one task sent to Celery workers."""
+
+    def __init__(self, compute: CeleryCompute, async_result: AsyncResult) -> None:
+        self._compute = compute
+        self._async = async_result
+
+    @property
+    def task_id(self) -> str:
+        """The Celery task id."""
+        return str(self._async.id)
+
+    def result(self, timeout: float | None = None) -> object:
+        """Wait for the answer (``timeout`` seconds, default the compute's) and return it.
+
+        Raises :class:`RemoteError` for an exception in the model, the original superlite error
+        (e.g. ``NotFoundError``) for a failed resolution, and :class:`ComputeError` when no
+        answer comes in time or the broker cannot be reached.
+        """
+        return self._compute.collect(self._async, timeout)
+
+    def done(self) -> bool:
+        """Whether the answer has arrived."""
+        return bool(self._async.ready())
+
+
+class CeleryCompute(Compute):
+    """Runs tasks on ``superlite worker`` processes behind ``settings.broker``."""
+
+    name = "celery"
+
+    def __init__(self, settings: Settings, *, check_broker: bool = True) -> None:
+        self.settings = settings
+        self.app = build_app(settings)
+        self.queue = queue_name(settings)
+        self.default_timeout = float(settings.options.get("timeout") or DEFAULT_TIMEOUT)
+        self.parallelism = int(settings.options.get("parallelism") or DEFAULT_PARALLELISM)
+        self.broker = mask_uri(settings.broker)
+        self.backend = mask_uri(result_backend(settings))
+        self._read_keys: list[bytes] = []
+        self._forget_lock = threading.Lock()
+        if check_broker:
+            self.check_broker()
+
+    def check_broker(self, timeout: float = CONNECT_TIMEOUT) -> None:
+        """Connect to the broker once; raise :class:`ComputeError` naming it when unreachable."""
+        check_broker(self.app, timeout)
+
+    def submit(self, task: Task) -> ResultHandle:
+        """Publish ``task`` to the queue and return at once."""
+        return CeleryResult(self, self._send(task, None))
+
+    def submit_many(self, tasks: Sequence[Task]) -> list[ResultHandle]:
+        """Publish several tasks over one producer connection."""
+        try:
+            with self.app.producer_or_acquire() as producer:
+                return [CeleryResult(self, self._send(task, producer)) for task in tasks]
+        except (ComputeError, SerializationError):
+            raise
+        except Exception as exc:
+            raise self._unreachable(exc) from exc
+
+    def _send(self, task: Task, producer: Any) -> AsyncResult:
+        args = (
+            task.reference,
+            task.method,
+            PreEncoded(CODEC.to_json_value(list(task.args))),
+            PreEncoded(CODEC.to_json_value(dict(task.kwargs))),
+        )
+        try:
+            return self.app.send_task(
+                TASK_NAME,
+                args=args,
+                queue=self.queue,
+                producer=producer,
+                argsrepr=f"({task.reference!r}, {task.method!r}, ...)",
+                kwargsrepr="{}",
+            )
+        except EncodeError as exc:
+            raise SerializationError(str(exc)) from exc
+        except Exception as exc:
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: BaseException) -> ComputeError:
+        return ComputeError(
+            f"cannot send the task to queue {self.queue!r}: broker {self.broker} (results: {self.backend}) "
+            f"unreachable: {type(exc).__name__}: {exc}"
+        )
+
+    def collect(self, async_result: AsyncResult, timeout: float | None) -> Any:
+        """Wait for ``async_result`` and unwrap its envelope (see :meth:`CeleryResult.result`)."""
+        wait = self.default_timeout if timeout is None else timeout
+        try:
+            envelope = async_result.get(timeout=wait, interval=RESULT_POLL_INTERVAL)
+        except CeleryTimeoutError:
+            raise self.timeout_error(str(async_result.id), wait) from None
+        except DecodeError as exc:
+            raise SerializationError(f"cannot decode the result of task {async_result.id}: {exc}") from exc
+        except (ComputeError, SerializationError):
+            raise
+        except Exception as exc:
+            raise ComputeError(
+                f"task {async_result.id} on queue {self.queue!r} failed before the model answered "
+                f"(broker {self.broker}, results {self.backend}): {type(exc).__name__}: {exc}"
+            ) from exc
+        self._forget(str(async_result.id))
+        return unwrap(envelope)
+
+    def _forget(self, task_id: str) -> None:
+        backend = self.app.backend
+        if not isinstance(backend, RedisBackend):
+            return
+        with self._forget_lock:
+            self._read_keys.append(backend.get_key_for_task(task_id))
+            if len(self._read_keys) < FORGET_BATCH:
+                return
+            keys, self._read_keys = self._read_keys, []
+        self._delete(keys)
+
+    def _delete(self, keys: list[bytes]) -> None:
+        if keys:
+            with suppress(Exception):
+                self.app.backend.client.delete(*keys)
+
+    def timeout_error(self, task_id: str, waited: float) -> ComputeError:
+        """The error for a task without an answer after ``waited`` seconds, saying why if it can."""
+        consumers = self.consumers()
+        waiting = self.queue_length()
+        backlog = f"; {waiting} task(s) still waiting in it" if waiting else ""
+        if not consumers:
+            return ComputeError(
+                f"no worker consumed queue {self.queue!r} on broker {self.broker} within {waited:g} s{backlog}. "
+                f"Start one: superlite worker --broker {self.broker} --queues {self.queue}"
+            )
+        return ComputeError(
+            f"no answer within {waited:g} s for task {task_id} on queue {self.queue!r} (broker {self.broker}); "
+            f"workers consuming it: {', '.join(consumers)}{backlog}. The model is slow, the workers are busy, "
+            f"or a worker failed (see its log); pass a larger timeout= if it is only slow."
+        )
+
+    def consumers(self) -> list[str]:
+        """Names of the workers that consume this queue now (empty when none answer)."""
+        try:
+            replies = self.app.control.inspect(timeout=INSPECT_TIMEOUT).active_queues() or {}
+        except Exception:
+            return []
+        return sorted(name for name, queues in replies.items() if any(q.get("name") == self.queue for q in queues or ()))
+
+    def queue_length(self) -> int | None:
+        """How many tasks wait in the queue (None when the broker cannot say)."""
+        try:
+            with self.app.connection_for_read() as connection:
+                return int(connection.default_channel.queue_declare(queue=self.queue, passive=True).message_count)
+        except Exception:
+            return None
+
+    def close(self) -> None:
+        """Delete the results read since the last batch; release the result listener and connections.
+
+        Broker connections stay open: kombu pools them per broker URL for the whole process,
+        shared with every other Datalayer on the same broker.
+        """
+        with self._forget_lock:
+            keys, self._read_keys = self._read_keys, []
+        self._delete(keys)
+        backend = self.app.backend
+        consumer = getattr(backend, "result_consumer", None)
+        client_pool = getattr(getattr(backend, "client", None), "connection_pool", None)
+        for release in (getattr(consumer, "stop", None), getattr(client_pool, "disconnect", None)):
+            if release is not None:
+                with suppress(Exception):
+                    release()
+        self.app.close()
+
+
+def open_celery_compute(settings: Settings, datalayer: Datalayer) -> CeleryCompute:
+    """Entry point of the compute registry for ``redis://``, ``amqp://`` and friends brokers."""
+    return CeleryCompute(settings)

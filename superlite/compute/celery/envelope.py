@@ -1,0 +1,65 @@
+"""What a worker's task returns: the model's result, or a description of what went wrong.
+
+Errors travel inside a successful task result, as plain strings, instead of as a Celery task
+failure: Celery would otherwise try to rebuild the exception class on the caller (importing
+whatever module the worker named). The caller turns the description back into an exception:
+
+* an error of superlite's own (``superlite.errors.*``, e.g. ``NotFoundError`` for an unknown
+  uuid) is raised again as the same class, chained to a :class:`RemoteError` that carries the
+  worker's traceback;
+* anything the model raised becomes a :class:`~superlite.errors.RemoteError` with the original
+  type, message and traceback text.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import traceback
+from typing import Any
+
+from superlite import errors
+from superlite.errors import RemoteError, SuperliteError
+
+OK = "ok"
+ERROR = "error"
+
+
+def success(value: Any) -> dict[str, Any]:
+    """The envelope of a result."""
+    return {OK: value}
+
+
+def failure(exc: BaseException) -> dict[str, Any]:
+    """The envelope of an exception raised while resolving the model or running it."""
+    cls = type(exc)
+    return {
+        ERROR: {
+            "type": cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}",
+            "message": str(exc),
+            "traceback": "".join(traceback.format_exception(exc)),
+            "superlite": cls.__module__ == errors.__name__ and issubclass(cls, SuperliteError),
+            "worker": f"{socket.gethostname()} pid {os.getpid()}",
+        }
+    }
+
+
+def unwrap(envelope: Any) -> Any:
+    """The result inside ``envelope``, or raise the exception it describes."""
+    if OK in envelope:
+        return envelope[OK]
+    raise _exception(envelope[ERROR])
+
+
+def _exception(error: dict[str, Any]) -> Exception:
+    remote = RemoteError(error["type"], error["message"], f"(on {error['worker']})\n{error['traceback']}")
+    if error.get("superlite"):
+        cls = getattr(errors, error["type"].rpartition(".")[2], None)
+        if isinstance(cls, type) and issubclass(cls, SuperliteError) and cls is not RemoteError:
+            try:
+                local = cls(f"{error['message']} (on worker {error['worker']})")
+            except TypeError:
+                return remote
+            local.__cause__ = remote
+            return local
+    return remote

@@ -1,0 +1,82 @@
+"""The worker's side: the one task, ``superlite.execute``, and the Datalayer it runs on.
+
+Each worker process opens its own Datalayer once (after the fork, for the prefork pool) and
+keeps it: a task resolves its reference through that Datalayer's uuid-keyed model cache, so a
+warm model costs no database query, no artifact read and no Datalayer rebuild. The reference
+pins a uuid, so the version that answers is exactly the one the caller asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import replace
+from typing import Any
+
+from celery import Celery
+
+from superlite.compute.base import Task
+from superlite.compute.celery.app import TASK_NAME
+from superlite.compute.celery.envelope import failure, success
+from superlite.config import Settings
+from superlite.datalayer import Datalayer, open_datalayer
+from superlite.errors import ConfigurationError
+from superlite.serialization.wire import CODEC, PreEncoded
+
+logger = logging.getLogger("superlite.worker")
+
+
+class WorkerState:
+    """The worker process's own Datalayer (in-process compute), opened once per process.
+
+    ``cache_mb`` and ``cache_items`` bound its model cache (None: no bound).
+    """
+
+    def __init__(self, settings: Settings, *, cache_mb: float | None, cache_items: int | None) -> None:
+        cache = {"cache_mb": cache_mb, "cache_items": cache_items}
+        self.settings = replace(settings, broker=None, options={**settings.options, **cache})
+        self._db: Datalayer | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def datalayer(self) -> Datalayer:
+        """This process's Datalayer, opened on first use (and again in a forked child)."""
+        db = self._db
+        if db is not None and self._pid == os.getpid():
+            return db
+        with self._lock:
+            if self._db is None or self._pid != os.getpid():
+                self._db = open_datalayer(self.settings)
+                self._pid = os.getpid()
+            return self._db
+
+    def close(self) -> None:
+        """Close this process's Datalayer, if it opened one."""
+        with self._lock:
+            if self._db is not None and self._pid == os.getpid():
+                self._db.close()
+            self._db = None
+            self._pid = None
+
+    def run(self, reference: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Run one task and return its envelope (the result, or what went wrong)."""
+        try:
+            if method.startswith("_"):
+                raise ConfigurationError(f"refusing to call private method {method!r} of {reference}")
+            result = self.datalayer().execute(Task(reference, method, tuple(args), kwargs))
+            return success(PreEncoded(CODEC.to_json_value(result)))
+        except Exception as exc:
+            logger.warning("%s of %s failed: %s: %s", method, reference, type(exc).__name__, exc)
+            return failure(exc)
+
+
+def register_task(app: Celery, state: WorkerState) -> Any:
+    """Register ``superlite.execute`` on ``app``, running on ``state``'s Datalayer."""
+
+    @app.task(name=TASK_NAME, shared=False)
+    def execute(reference: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Run ``method(*args, **kwargs)`` of the model ``reference`` pins; return its envelope."""
+        return state.run(reference, method, args, kwargs)
+
+    return execute

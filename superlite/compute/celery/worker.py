@@ -1,0 +1,108 @@
+"""``superlite worker``: a Celery worker that serves every model of one database.
+
+Pool: **prefork** by default. Each pool process is a real OS process with its own model cache:
+a model that crashes or leaks takes down one child (the parent starts another, and the task
+is delivered again), CPU-bound Python models run in parallel despite the GIL, and SIGKILL of
+the process running a prediction is a real process death that late acknowledgement survives.
+The price is memory: the cache budget applies per process, so ``--concurrency 4 --cache-mb 1000``
+may hold 4 GB of models. ``--pool threads`` shares one cache (one copy of each model) between
+threads, which suits large models whose predictions release the GIL (numpy, torch).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+from celery import signals
+
+from superlite.compute.celery.app import build_app, check_broker, queue_name, visibility_timeout
+from superlite.compute.celery.tasks import WorkerState, register_task
+from superlite.config import Settings, mask_uri, uri_scheme
+from superlite.serialization.wire import CODEC
+
+logger = logging.getLogger("superlite.worker")
+
+#: Pools ``superlite worker`` offers (see the module docstring).
+POOLS = ("prefork", "threads")
+
+#: Default cache budget of each worker process, in MiB and in models.
+DEFAULT_CACHE_MB = 1024
+DEFAULT_CACHE_ITEMS = 32
+
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    queues: Sequence[str] = (),
+    cache_mb: float | None = DEFAULT_CACHE_MB,
+    cache_items: int | None = DEFAULT_CACHE_ITEMS,
+    loglevel: str = "INFO",
+    pool: str = "prefork",
+) -> int:
+    """Serve the models of ``settings.uri`` to tasks from ``settings.broker`` until stopped.
+
+    ``queues`` defaults to the settings' queue; ``cache_mb``/``cache_items`` bound each process's
+    model cache (None: unbounded). Checks that the database and the broker answer before it
+    starts, and returns the worker's exit code.
+    """
+    if pool not in POOLS:
+        raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
+    queues = list(queues) or [queue_name(settings)]
+    state = WorkerState(settings, cache_mb=cache_mb, cache_items=cache_items)
+    state.datalayer()
+    if pool == "prefork":
+        state.close()
+    app = build_app(settings)
+    check_broker(app)
+    register_task(app, state)
+    _connect_process_signals(state)
+    worker = app.Worker(
+        hostname=f"superlite-{os.getpid()}@{socket.gethostname()}",
+        pool_cls=pool,
+        concurrency=concurrency,
+        queues=queues,
+        loglevel=loglevel,
+        # Mingle and gossip exchange state between workers at start and all along: a slower
+        # start and broker chatter for features (revokes, events) superlite does not use.
+        without_mingle=True,
+        without_gossip=True,
+        without_heartbeat=True,
+    )
+    logger.info("%s", startup_line(settings, queues, worker.concurrency, pool, cache_mb, cache_items))
+    worker.start()
+    return int(worker.exitcode or 0)
+
+
+def startup_line(
+    settings: Settings, queues: Sequence[str], concurrency: int, pool: str, cache_mb: float | None, cache_items: int | None
+) -> str:
+    """The line a worker logs at start-up: where it reads, what it serves, what it may hold."""
+    budget = "unbounded" if cache_mb is None else f"{cache_mb:g} MiB"
+    count = "unbounded" if cache_items is None else f"{cache_items} models"
+    per = "per process" if pool == "prefork" else "shared by the threads"
+    redis = f", visibility timeout {visibility_timeout(settings):g} s" if uri_scheme(settings.broker or "").startswith("redis") else ""
+    return (
+        f"superlite worker: database {mask_uri(settings.uri)}, broker {mask_uri(settings.broker)}{redis}, "
+        f"queues {', '.join(queues)}, pool {pool} x {concurrency}, model cache {budget} / {count} {per}, "
+        f"wire types: {', '.join(CODEC.wire_types()) or '(built-in only)'}"
+    )
+
+
+def _connect_process_signals(state: WorkerState) -> None:
+    def warm_up(**_: Any) -> None:
+        try:
+            state.datalayer()
+        except Exception as exc:
+            logger.error("pool process %s could not open the database: %s", os.getpid(), exc)
+
+    def shut_down(**_: Any) -> None:
+        state.close()
+
+    signals.worker_process_init.connect(warm_up, weak=False)
+    signals.worker_process_shutdown.connect(shut_down, weak=False)

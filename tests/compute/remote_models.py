@@ -1,0 +1,76 @@
+"""Model callables for the compute tests, importable by worker processes (on their PYTHONPATH).
+
+dill stores these by reference (module + name), so a worker that imports this module runs
+exactly this code.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+def getpid(x: Any) -> int:
+    """The pid of the process that ran the prediction."""
+    return os.getpid()
+
+
+def pid_and_echo(x: Any) -> list[Any]:
+    """``[pid, x]``: who answered, and the input it saw."""
+    return [os.getpid(), x]
+
+
+def slow_pid(x: float) -> int:
+    """Sleep ``x`` seconds, then return the pid."""
+    time.sleep(x)
+    return os.getpid()
+
+
+def echo(x: Any) -> Any:
+    """The input itself (round trip of the wire codec through a worker)."""
+    return x
+
+
+def fail(x: Any) -> Any:
+    """Raise a ValueError naming the input."""
+    raise ValueError(f"bad input {x!r}")
+
+
+def unsupported(x: Any) -> Any:
+    """Return a set, which the wire codec cannot carry."""
+    return {x}
+
+
+class StallOnce:
+    """On the first call anywhere, write the pid to ``marker`` and stall; later calls answer at once."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __call__(self, x: Any) -> int:
+        path = Path(self.marker)
+        if not path.exists():
+            path.write_text(str(os.getpid()))
+            time.sleep(120)
+        return os.getpid()
+
+
+class LoadCounter:
+    """A model of about ``size`` bytes that appends ``"<name> <pid>"`` to ``log`` whenever it is loaded."""
+
+    def __init__(self, name: str, log: str, size: int = 0, load_delay: float = 0.0) -> None:
+        self.name = name
+        self.log = log
+        self.payload = bytes(size)
+        self.load_delay = load_delay
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        with open(self.log, "a") as log:
+            log.write(f"{self.name} {os.getpid()}\n")
+        time.sleep(self.load_delay)
+
+    def __call__(self, x: Any) -> str:
+        return self.name

@@ -1,0 +1,203 @@
+"""Remote predictions end to end: real workers on Redis, over SQLite and PostgreSQL.
+
+The seed-000 scenarios, the worker-process check, load sharing, errors coming home, batches
+in order, and values of every wire type through a worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import numpy as np
+import pytest
+import redis
+import remote_models
+from compute_support import HERE, Stack
+
+from superlite import ObjectModel, RemoteModel
+from superlite.errors import ConfigurationError, NotFoundError, RemoteError, SerializationError
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+def test_scenarios_1_and_2_local_before_apply_then_on_a_worker(stack: Stack) -> None:
+    model = ObjectModel(unique("pid"), object=remote_models.getpid, serve=True)
+    assert isinstance(model, RemoteModel)
+    assert model.predict(0) == os.getpid()  # scenario 1: not applied, runs here
+
+    with stack.connect() as db:
+        db.apply(model)
+        remote_pid = model.predict(0)  # scenario 2: applied, runs on a worker
+
+    assert remote_pid != os.getpid()
+    worker = stack.worker_of(remote_pid)
+    assert remote_pid != worker.pid, "prefork: the prediction runs in a pool process, not the main one"
+
+
+SCENARIO_3 = textwrap.dedent(
+    """
+    import json, sys
+    import superlite
+
+    uri, broker, queue, name, uuid = sys.argv[1:]
+    opened = []
+    with superlite.connect(uri, broker=broker, queue=queue, timeout=60) as db:
+        original_open = db.artifacts.open
+        db.artifacts.open = lambda sha256: opened.append(sha256) or original_open(sha256)
+        by_name = db.load("model", name)
+        by_uuid = db.load("model", uuid=uuid)
+        answers = [by_name.predict(1), by_uuid.predict(2), by_name.predict_batches([3, 4, 5])]
+        print(json.dumps({
+            "types": [type(by_name).__name__, type(by_uuid).__name__],
+            "uuids": [by_name.uuid, by_uuid.uuid],
+            "answers": answers,
+            "has_original": [by_name.has_original, by_uuid.has_original],
+            "artifacts_opened": opened,
+            "models_cached_here": db.models.keys(),
+            "pid": __import__("os").getpid(),
+        }))
+    """
+)
+
+
+def test_scenario_3_fresh_process_predicts_without_fetching_the_model(stack: Stack) -> None:
+    name = unique("pid")
+    with stack.connect() as db:
+        applied = db.apply(ObjectModel(name, object=remote_models.pid_and_echo))
+
+    env = {k: v for k, v in os.environ.items() if k not in ("SUPERLITE_BROKER", "SUPERLITE_URI")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+    completed = subprocess.run(
+        [sys.executable, "-c", SCENARIO_3, stack.uri, stack.broker, stack.queue, name, str(applied.uuid)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+
+    assert report["types"] == ["RemoteModel", "RemoteModel"]
+    assert report["uuids"] == [applied.uuid, applied.uuid]
+    assert report["has_original"] == [False, False]
+    assert report["artifacts_opened"] == []
+    assert report["models_cached_here"] == []
+    answers = [report["answers"][0], report["answers"][1], *report["answers"][2]]
+    assert [x for _, x in answers] == [1, 2, 3, 4, 5]
+    for pid, _ in answers:
+        assert pid != report["pid"]
+        stack.worker_of(pid)
+
+
+def test_two_workers_share_the_load(stack: Stack) -> None:
+    with stack.connect() as db:
+        model = db.apply(ObjectModel(unique("slow"), object=remote_models.slow_pid, serve=True))
+        handles = [db.compute(model.reference, "predict", (0.3,), wait=False) for _ in range(8)]
+        pids = [handle.result() for handle in handles]
+
+    answered_by = {stack.worker_of(pid).pid for pid in pids}
+    assert answered_by == {worker.pid for worker in stack.workers}
+
+
+def test_model_exception_comes_home_as_remote_error(stack: Stack) -> None:
+    with stack.connect() as db:
+        model = db.apply(ObjectModel(unique("fail"), object=remote_models.fail, serve=True))
+        with pytest.raises(RemoteError) as caught:
+            model.predict(3)
+
+    error = caught.value
+    assert error.exc_type == "ValueError"
+    assert error.exc_message == "bad input 3"
+    assert "remote_models.py" in error.remote_traceback
+    assert 'raise ValueError(f"bad input {x!r}")' in error.remote_traceback
+    assert "bad input 3" in str(error)
+
+
+def test_unknown_uuid_is_not_found(stack: Stack) -> None:
+    missing = str(uuid.uuid4())
+    with stack.connect() as db:
+        with pytest.raises(NotFoundError, match=missing):
+            db.compute(f"&:component:model:ghost:{missing}", "predict", (1,))
+
+
+def test_private_methods_are_refused(stack: Stack) -> None:
+    with stack.connect() as db:
+        model = db.apply(ObjectModel(unique("echo"), object=remote_models.echo, serve=True))
+        with pytest.raises(ConfigurationError, match="private method"):
+            db.compute(model.reference, "__reduce__")
+
+
+def test_unsupported_result_type_is_a_clear_error(stack: Stack) -> None:
+    with stack.connect() as db:
+        model = db.apply(ObjectModel(unique("set"), object=remote_models.unsupported, serve=True))
+        with pytest.raises(SerializationError, match=r"cannot send a value of type set"):
+            model.predict(1)
+
+
+def test_unsupported_argument_type_fails_before_sending(stack: Stack) -> None:
+    with stack.connect() as db:
+        model = db.apply(ObjectModel(unique("echo"), object=remote_models.echo, serve=True))
+        with pytest.raises(SerializationError, match=r"type object .*at \[0\]\['x'\]"):
+            model.predict({"x": object()})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"\x00\x01\xff",
+        (1, "two", None, 3.5, True),
+        {"nested": [{"bytes": b"x", "tuple": (1, (2, 3))}], 7: "int key", "__sl__": "escaped"},
+        np.arange(12, dtype="<f4").reshape(3, 4),
+        np.array([[1, 2], [3, 4]], dtype=">i8").T,
+        np.float32(1.5),
+    ],
+    ids=["bytes", "tuple", "nested", "float32-array", "big-endian-transposed", "numpy-scalar"],
+)
+def test_wire_types_round_trip_through_a_worker(stack: Stack, value: object) -> None:
+    with stack.connect() as db:
+        model = db.apply(ObjectModel(unique("echo"), object=remote_models.echo, serve=True))
+        answer = model.predict(value)
+
+    if isinstance(value, np.ndarray | np.generic):
+        assert type(answer) is type(value)
+        assert answer.dtype == value.dtype
+        np.testing.assert_array_equal(answer, value)
+    else:
+        assert answer == value
+        assert type(answer) is type(value)
+
+
+def test_predict_batches_keeps_order_across_chunks(stack: Stack) -> None:
+    inputs = list(range(101))
+    with stack.connect(parallelism=4) as db:
+        model = db.apply(ObjectModel(unique("pid"), object=remote_models.pid_and_echo, serve=True))
+        chunked = model.predict_batches(inputs, chunk_size=10)
+        default = model.predict_batches(inputs)
+
+    assert [x for _, x in chunked] == inputs
+    assert [x for _, x in default] == inputs
+    for pid, _ in chunked + default:
+        stack.worker_of(pid)
+
+
+
+def test_results_do_not_pile_up_in_redis(stack: Stack) -> None:
+    client = redis.Redis.from_url(stack.broker)
+    with stack.connect() as db:
+        backend = db.compute_backend.app.backend
+        model = db.apply(ObjectModel(unique("echo"), object=remote_models.echo, serve=True))
+        handles = [db.compute(model.reference, "predict", (i,), wait=False) for i in range(150)]
+        assert [handle.result() for handle in handles] == list(range(150))
+        keys = [backend.get_key_for_task(handle.task_id) for handle in handles]
+        assert client.exists(*keys[:100]) == 0, "a full batch of read results is deleted at once"
+
+        unread = db.compute(model.reference, "predict", (0,), wait=False)
+        while not unread.done():
+            time.sleep(0.01)
+        assert 0 < client.ttl(backend.get_key_for_task(unread.task_id)) <= 3600, "unread results expire"
+    assert client.exists(*keys) == 0, "close() deletes the rest of what was read"
