@@ -7,7 +7,6 @@ pass through each layer once: components -> serialization -> stores, and back.
 
 from __future__ import annotations
 
-import importlib
 import random
 import tempfile
 import time
@@ -15,8 +14,9 @@ import uuid as uuid_module
 from functools import partial
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import IO, Any
 
+from superlite.components.class_path import import_class_path
 from superlite.components.component import Component, Encoded
 from superlite.components.reference import is_reference, parse_reference
 from superlite.components.remote import RemoteModel
@@ -27,7 +27,6 @@ from superlite.config import Settings, mask_uri
 from superlite.errors import (
     DependencyError,
     NotFoundError,
-    StoredClassImportError,
     VersionConflictError,
 )
 from superlite.serialization.hashing import HashingWriter, canonical_json_hash, copy_verified, iter_chunks
@@ -202,7 +201,7 @@ class Datalayer:
         )
 
     def _materialize(self, record: ComponentRecord) -> Component:
-        cls = _import_class(record.class_path)
+        cls = import_class_path(record.class_path)
         kwargs: dict[str, Any] = {}
         for name, value in record.params.items():
             kwargs[name] = self._load_reference(value) if is_reference(value) else value
@@ -218,7 +217,7 @@ class Datalayer:
 
     def _read_artifact(self, record: ComponentRecord, artifact: ArtifactRef) -> object:
         what = f"{artifact.name!r} of {record.type_id} {record.identifier!r} version {record.version} (sha256 {artifact.sha256})"
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        with _scratch_file(artifact.size) as spool:
             try:
                 source = self.artifacts.open(artifact.sha256)
             except NotFoundError as exc:
@@ -328,15 +327,11 @@ class Datalayer:
         return f"Datalayer(uri={mask_uri(self.settings.uri)!r}, compute={self.compute_backend.name!r})"
 
 
-def _import_class(class_path: str) -> type[Component]:
-    module_name, _, qualname = class_path.partition(":")
-    try:
-        target: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        raise StoredClassImportError(class_path, module_name, exc) from exc
-    return target
+def _scratch_file(size: int) -> IO[bytes]:
+    """A temporary file for ``size`` bytes: in memory when small, straight on disk when large."""
+    if size > SPOOL_BYTES:
+        return tempfile.TemporaryFile()
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # type: ignore[return-value]
 
 
 def connect(uri: str | None = None, *, artifacts: str | None = None, broker: str | None = None, **options: object) -> Datalayer:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from superlite.components.class_path import class_path
 from superlite.components.reference import Reference
 from superlite.errors import SerializationError, SuperliteError
 
@@ -71,7 +72,7 @@ class Component:
     @classmethod
     def class_path(cls) -> str:
         """``module:QualifiedName`` of this class, as stored in the record."""
-        return f"{cls.__module__}:{cls.__qualname__}"
+        return class_path(cls)
 
     @property
     def reference(self) -> str:

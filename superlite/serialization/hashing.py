@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -52,6 +54,45 @@ def iter_chunks(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
         yield chunk
 
 
+def prefetch_chunks(stream: BinaryIO, chunk_size: int, depth: int = 2) -> Iterator[bytes]:
+    """Like :func:`iter_chunks`, but a thread reads up to ``depth`` chunks ahead.
+
+    Reading from a database or socket and hashing both release the GIL, so the next chunk
+    arrives while this one is hashed. An error in the reader is raised in the consumer.
+    """
+    ready: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: bytes | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in iter_chunks(stream, chunk_size):
+                if not offer(chunk):
+                    return
+            offer(None)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            offer(exc)
+
+    reader = threading.Thread(target=produce, name="superlite-prefetch", daemon=True)
+    reader.start()
+    try:
+        while (item := ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 def copy_verified(source: BinaryIO, target: BinaryIO, expected_sha256: str, what: str, chunk_size: int) -> int:
     """Copy ``source`` into ``target`` while hashing; raise IntegrityError if the hash differs.
 
@@ -59,7 +100,7 @@ def copy_verified(source: BinaryIO, target: BinaryIO, expected_sha256: str, what
     number of bytes copied.
     """
     writer = HashingWriter(target)
-    for chunk in iter_chunks(source, chunk_size):
+    for chunk in prefetch_chunks(source, chunk_size):
         writer.write(chunk)
     if writer.sha256 != expected_sha256:
         raise IntegrityError(
