@@ -26,14 +26,18 @@ from contextlib import contextmanager
 from typing import BinaryIO
 
 import gridfs
+from superlite_mongodb.artifacts import GRIDFS_CHUNK_SIZE, GridFSArtifactStore
+from superlite_mongodb.connection import (
+    MongoConnection,
+    forget_mongomock,
+    open_connection,
+)
 
 import superlite
 from superlite import ObjectModel
 from superlite.config import uri_scheme
 from superlite.serialization.hashing import iter_chunks
 from superlite.stores.base import CHUNK_SIZE
-from superlite_mongodb.artifacts import GRIDFS_CHUNK_SIZE, GridFSArtifactStore
-from superlite_mongodb.connection import MongoConnection, forget_mongomock, open_connection
 
 
 class Payload:

@@ -40,11 +40,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from superlite_torch import TorchModel
 from torch import nn
 
 import superlite
 from superlite.stores.sql.engine import normalize_url
-from superlite_torch import TorchModel
 
 MB = 1024 * 1024
 

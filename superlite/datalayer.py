@@ -11,9 +11,9 @@ import random
 import tempfile
 import time
 import uuid as uuid_module
-from functools import partial
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from functools import partial
 from typing import IO, Any
 
 from superlite.components.class_path import import_class_path
@@ -29,9 +29,20 @@ from superlite.errors import (
     NotFoundError,
     VersionConflictError,
 )
-from superlite.serialization.hashing import HashingWriter, canonical_json_hash, copy_verified, iter_chunks
+from superlite.serialization.hashing import (
+    HashingWriter,
+    canonical_json_hash,
+    copy_verified,
+    iter_chunks,
+)
 from superlite.serialization.serializers import get_serializer
-from superlite.stores.base import CHUNK_SIZE, ArtifactRef, ArtifactStore, ComponentRecord, MetadataStore
+from superlite.stores.base import (
+    CHUNK_SIZE,
+    ArtifactRef,
+    ArtifactStore,
+    ComponentRecord,
+    MetadataStore,
+)
 from superlite.stores.registry import open_artifact_store, open_database
 
 #: Artifacts up to this size are serialized in memory; larger ones spill to a temporary file.

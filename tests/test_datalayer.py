@@ -9,7 +9,12 @@ import pytest
 
 import superlite
 from superlite import Component, Model, ObjectModel, RemoteModel
-from superlite.errors import DependencyError, IntegrityError, NotFoundError, StoredClassImportError
+from superlite.errors import (
+    DependencyError,
+    IntegrityError,
+    NotFoundError,
+    StoredClassImportError,
+)
 
 
 def double(x):

@@ -7,7 +7,13 @@ import pytest
 import superlite
 from superlite import ObjectModel
 from superlite.config import mask_uri
-from superlite.errors import ConfigurationError, NotFoundError, StoreUnavailableError, SuperliteError, UnknownSchemeError
+from superlite.errors import (
+    ConfigurationError,
+    NotFoundError,
+    StoreUnavailableError,
+    SuperliteError,
+    UnknownSchemeError,
+)
 
 
 def test_unknown_scheme_lists_installed_schemes():

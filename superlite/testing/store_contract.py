@@ -29,9 +29,27 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from superlite.errors import IntegrityError, NotFoundError, SuperliteError, VersionConflictError
-from superlite.stores.base import CHUNK_SIZE, ArtifactStore, ComponentRecord, MetadataStore
-from superlite.testing.fixtures import make_record, make_ref, pieces, put_bytes, random_bytes, read_all
+from superlite.errors import (
+    IntegrityError,
+    NotFoundError,
+    SerializationError,
+    SuperliteError,
+    VersionConflictError,
+)
+from superlite.stores.base import (
+    CHUNK_SIZE,
+    ArtifactStore,
+    ComponentRecord,
+    MetadataStore,
+)
+from superlite.testing.fixtures import (
+    make_record,
+    make_ref,
+    pieces,
+    put_bytes,
+    random_bytes,
+    read_all,
+)
 
 #: Threads racing in the concurrency tests.
 RACERS = 6
@@ -173,6 +191,12 @@ class MetadataStoreContract:
         assert metadata_store.versions("model", "sentiment") == [0]
         assert _without_time(metadata_store.get_by_uuid(first.uuid)) == first
         assert metadata_store.artifact_references(make_ref("x", b"dup").sha256) == 0
+
+    def test_parameters_that_are_not_json_are_refused(self, metadata_store: MetadataStore) -> None:
+        """Parameters must be JSON values: anything else raises SerializationError, storing nothing."""
+        with pytest.raises(SerializationError):
+            metadata_store.insert(make_record(params={"callback": object()}))
+        assert metadata_store.versions("model", "sentiment") == []
 
     def test_concurrent_inserts_of_one_version_have_one_winner(self, metadata_store: MetadataStore) -> None:
         """Racing writers of the same version: exactly one succeeds, the others get VersionConflictError."""

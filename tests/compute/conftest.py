@@ -8,9 +8,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from compute_support import Stack, running_stack
 
 from superlite.testing.services import require_service
+from superlite.testing.workers import Stack, running_stack
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import remote_models
-from compute_support import Stack, running_stack
 
 from superlite import ObjectModel
 from superlite.errors import NotFoundError, RemoteError
 from superlite.testing.services import require_service
+from superlite.testing.workers import Stack, running_stack
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import remote_models
-from compute_support import CALL_TIMEOUT, Stack, running_stack, worker_env
 
 import superlite
 from superlite import ObjectModel
 from superlite.errors import ComputeError
 from superlite.testing.databases import isolated_database
+from superlite.testing.workers import CALL_TIMEOUT, Stack, running_stack, worker_env
 
 #: How long a test waits for a side effect in a worker (a marker file, a log line).
 WAIT = 60.0

@@ -18,10 +18,15 @@ import numpy as np
 import pytest
 import redis
 import remote_models
-from compute_support import HERE, Stack
 
 from superlite import ObjectModel, RemoteModel
-from superlite.errors import ConfigurationError, NotFoundError, RemoteError, SerializationError
+from superlite.errors import (
+    ConfigurationError,
+    NotFoundError,
+    RemoteError,
+    SerializationError,
+)
+from superlite.testing.workers import Stack, worker_env
 
 
 def unique(name: str) -> str:
@@ -73,8 +78,7 @@ def test_scenario_3_fresh_process_predicts_without_fetching_the_model(stack: Sta
     with stack.connect() as db:
         applied = db.apply(ObjectModel(name, object=remote_models.pid_and_echo))
 
-    env = {k: v for k, v in os.environ.items() if k not in ("SUPERLITE_BROKER", "SUPERLITE_URI")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+    env = worker_env()
     completed = subprocess.run(
         [sys.executable, "-c", SCENARIO_3, stack.uri, stack.broker, stack.queue, name, str(applied.uuid)],
         capture_output=True, text=True, timeout=120, env=env,

@@ -12,7 +12,14 @@ import pytest
 from kombu import serialization
 
 from superlite.errors import SerializationError
-from superlite.serialization.wire import CONTENT_TYPE, SERIALIZER, PreEncoded, WireCodec, WireType, register_kombu_serializer
+from superlite.serialization.wire import (
+    CONTENT_TYPE,
+    SERIALIZER,
+    PreEncoded,
+    WireCodec,
+    WireType,
+    register_kombu_serializer,
+)
 
 Point = namedtuple("Point", "x y")
 

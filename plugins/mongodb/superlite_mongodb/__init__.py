@@ -6,7 +6,11 @@ and ``superlite.connect("mongomock://demo")`` work without importing this packag
 """
 
 from superlite_mongodb.artifacts import GridFSArtifactStore
-from superlite_mongodb.connection import MongoConnection, forget_mongomock, open_connection
+from superlite_mongodb.connection import (
+    MongoConnection,
+    forget_mongomock,
+    open_connection,
+)
 from superlite_mongodb.metadata import MongoMetadataStore
 from superlite_mongodb.stores import open_mongo_stores
 

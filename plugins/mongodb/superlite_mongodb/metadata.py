@@ -26,7 +26,12 @@ from bson.errors import InvalidDocument
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from superlite.errors import SchemaVersionError, SerializationError, SuperliteError, VersionConflictError
+from superlite.errors import (
+    SchemaVersionError,
+    SerializationError,
+    SuperliteError,
+    VersionConflictError,
+)
 from superlite.stores.base import SCHEMA_VERSION, ComponentRecord, MetadataStore
 from superlite_mongodb.connection import MongoConnection
 from superlite_mongodb.documents import from_document, to_document

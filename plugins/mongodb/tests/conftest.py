@@ -14,10 +14,14 @@ from dataclasses import dataclass
 
 import pytest
 from mongo_support import server_uri
-
 from superlite_mongodb.artifacts import GridFSArtifactStore
-from superlite_mongodb.connection import MongoConnection, forget_mongomock, open_connection
+from superlite_mongodb.connection import (
+    MongoConnection,
+    forget_mongomock,
+    open_connection,
+)
 from superlite_mongodb.metadata import MongoMetadataStore
+
 
 @dataclass
 class Backend:

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from bson import ObjectId
 from mongo_support import blob, pieces, record
-
-from superlite.errors import IntegrityError, NotFoundError, VersionConflictError
 from superlite_mongodb.connection import MongoConnection
 from superlite_mongodb.metadata import MongoMetadataStore
+
+from superlite.errors import IntegrityError, NotFoundError, VersionConflictError
 
 
 class Interrupted(Exception):

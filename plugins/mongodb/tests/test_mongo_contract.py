@@ -4,7 +4,10 @@ The fixtures ``metadata_store`` and ``artifact_store`` come from ``conftest.py``
 a fresh database. The ``mongodb`` variants skip unless ``SUPERLITE_TEST_MONGODB_URI`` is set.
 """
 
-from superlite.testing.store_contract import ArtifactStoreContract, MetadataStoreContract
+from superlite.testing.store_contract import (
+    ArtifactStoreContract,
+    MetadataStoreContract,
+)
 
 
 class TestMongoMetadataStore(MetadataStoreContract):

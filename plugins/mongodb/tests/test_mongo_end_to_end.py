@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from mongo_support import server_uri
+from superlite_mongodb.connection import forget_mongomock, open_connection
 
 import superlite
 from superlite import ObjectModel, RemoteModel
 from superlite.errors import NotFoundError
-from superlite_mongodb.connection import forget_mongomock, open_connection
 
 
 def double(x):

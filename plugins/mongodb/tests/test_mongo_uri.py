@@ -6,11 +6,11 @@ import socket
 
 import pytest
 from mongo_support import record
+from superlite_mongodb.connection import forget_mongomock
 
 from superlite.config import Settings
 from superlite.errors import ConfigurationError, StoreUnavailableError
 from superlite.stores.registry import database_schemes, open_database
-from superlite_mongodb.connection import forget_mongomock
 
 
 def test_schemes_are_registered_by_entry_point():

@@ -15,7 +15,14 @@ from superlite.components.component import Encoded, transient
 from superlite.components.model import Model
 from superlite_torch import batching
 from superlite_torch.devices import resolve_device
-from superlite_torch.rebuild import capture_args, check_rebuild, class_path, import_module_class, is_importable, rebuild
+from superlite_torch.rebuild import (
+    capture_args,
+    check_rebuild,
+    class_path,
+    import_module_class,
+    is_importable,
+    rebuild,
+)
 
 #: Seconds a ``predict_batches`` run lasts before its progress bar appears (unless asked for).
 PROGRESS_DELAY = 2.0

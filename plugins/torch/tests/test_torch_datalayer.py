@@ -12,6 +12,7 @@ import warnings
 import pytest
 import sqlalchemy as sa
 import torch
+from superlite_torch import DillFallbackWarning, TorchModel
 from torch import nn
 from torch_test_nets import MLP, Opaque, Tied, WithExtraState
 
@@ -21,7 +22,6 @@ from superlite.errors import IntegrityError, SerializationError, StoredClassImpo
 from superlite.serialization.hashing import sha256_hex
 from superlite.stores.base import ArtifactRef
 from superlite.stores.sql.schema import artifact_chunks
-from superlite_torch import DillFallbackWarning, TorchModel
 
 
 def inputs(n: int = 5, width: int = 4) -> list[torch.Tensor]:

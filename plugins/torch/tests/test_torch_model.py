@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from superlite_torch import TorchModel
 from torch import nn
 from torch_test_nets import MLP, TwoInputs
 
 from superlite.errors import ConfigurationError
-from superlite_torch import TorchModel
 
 
 @pytest.fixture

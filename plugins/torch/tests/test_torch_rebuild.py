@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import pytest
 import torch
+from superlite_torch.rebuild import (
+    capture_args,
+    check_rebuild,
+    class_path,
+    import_module_class,
+    is_importable,
+    rebuild,
+)
 from torch import nn
 from torch_test_nets import MLP, Opaque, Tied
 
 from superlite.errors import SerializationError, StoredClassImportError
-from superlite_torch.rebuild import capture_args, check_rebuild, class_path, import_module_class, is_importable, rebuild
 
 
 def test_class_path_and_importability():

@@ -1,27 +1,23 @@
 """TorchModel served by real ``superlite worker`` processes: tensors cross the broker without pickle.
 
-Uses the worker stacks of the core compute tests (``tests/compute/compute_support.py``).
+Uses the worker stacks the core tests use (``superlite.testing.workers``).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from superlite_torch import TorchModel
 from torch import nn
 
 from superlite import RemoteModel
 from superlite.testing.services import require_service
-from superlite_torch import TorchModel
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "compute"))
-from compute_support import Stack, running_stack  # noqa: E402
+from superlite.testing.workers import Stack, running_stack
 
 LINEAR_ARGS = {"in_features": 4, "out_features": 3}
 

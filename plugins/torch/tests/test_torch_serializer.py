@@ -9,10 +9,10 @@ import tracemalloc
 
 import pytest
 import torch
+from superlite_torch.serializer import WRITE_SLICE, StateDictSerializer
 
 from superlite.errors import SerializationError
 from superlite.serialization.serializers import get_serializer
-from superlite_torch.serializer import WRITE_SLICE, StateDictSerializer
 
 MB = 1024 * 1024
 

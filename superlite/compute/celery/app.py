@@ -26,7 +26,11 @@ from celery import Celery
 
 from superlite.config import Settings, mask_uri, uri_scheme
 from superlite.errors import ComputeError
-from superlite.serialization.wire import CONTENT_TYPE, SERIALIZER, register_kombu_serializer
+from superlite.serialization.wire import (
+    CONTENT_TYPE,
+    SERIALIZER,
+    register_kombu_serializer,
+)
 
 #: The one task superlite workers run, by explicit name so callers and workers agree across versions.
 TASK_NAME = "superlite.execute"

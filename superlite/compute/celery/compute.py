@@ -23,7 +23,14 @@ from celery.result import AsyncResult
 from kombu.exceptions import DecodeError, EncodeError
 
 from superlite.compute.base import Compute, ResultHandle, Task
-from superlite.compute.celery.app import CONNECT_TIMEOUT, TASK_NAME, build_app, check_broker, queue_name, result_backend
+from superlite.compute.celery.app import (
+    CONNECT_TIMEOUT,
+    TASK_NAME,
+    build_app,
+    check_broker,
+    queue_name,
+    result_backend,
+)
 from superlite.compute.celery.envelope import unwrap
 from superlite.config import Settings, mask_uri
 from superlite.errors import ComputeError, SerializationError

@@ -19,7 +19,12 @@ from typing import Any
 
 from celery import signals
 
-from superlite.compute.celery.app import build_app, check_broker, queue_name, visibility_timeout
+from superlite.compute.celery.app import (
+    build_app,
+    check_broker,
+    queue_name,
+    visibility_timeout,
+)
 from superlite.compute.celery.tasks import WorkerState, register_task
 from superlite.config import Settings, mask_uri, uri_scheme
 from superlite.serialization.wire import CODEC

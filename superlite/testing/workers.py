@@ -1,4 +1,4 @@
-"""Support for remote compute tests: real ``superlite worker`` processes on real brokers and databases.
+"""Real ``superlite worker`` processes on real brokers and databases, for tests (core and plugins).
 
 Each group of workers consumes a queue of its own (a fresh name per fixture), so tests never
 see each other's tasks even on one Redis database. Workers run as subprocesses in their own
@@ -23,8 +23,6 @@ import pytest
 
 import superlite
 from superlite.testing.databases import isolated_database
-
-HERE = Path(__file__).resolve().parent
 
 #: Seconds a worker may take to log that it is ready.
 READY_TIMEOUT = 60.0
@@ -99,9 +97,13 @@ class Worker:
 
 
 def worker_env() -> dict[str, str]:
-    """The environment of worker subprocesses: this directory importable, no inherited broker."""
+    """The environment of worker subprocesses: the test's import path, no inherited broker or URI.
+
+    Workers get this process's ``sys.path``, so a model class a test module defines (and pytest
+    made importable) can be imported by the worker too.
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("SUPERLITE_BROKER", "SUPERLITE_URI")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, sys.path))
     return env
 
 
