@@ -5,23 +5,51 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import socket
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from superlite.config import Settings
-from superlite.errors import NotFoundError, SchemaVersionError, StoreUnavailableError, SuperliteError, VersionConflictError
-from superlite.stores.base import CHUNK_SIZE, SCHEMA_VERSION, ArtifactStore, MetadataStore, StoreBundle
+from superlite.errors import (
+    NotFoundError,
+    SchemaVersionError,
+    StoreUnavailableError,
+    SuperliteError,
+    VersionConflictError,
+)
+from superlite.stores.base import (
+    CHUNK_SIZE,
+    SCHEMA_VERSION,
+    ArtifactStore,
+    MetadataStore,
+    StoreBundle,
+)
 from superlite.stores.registry import open_database
 from superlite.stores.sql import SQLArtifactStore, SQLMetadataStore, open_sql_stores
 from superlite.stores.sql.chunks import MySQLChunkIO, rechunk
 from superlite.stores.sql.engine import normalize_url
 from superlite.stores.sql.schema import meta
-from superlite.testing.fixtures import make_record, make_ref, put_bytes, random_bytes, read_all
+from superlite.testing.fixtures import (
+    make_record,
+    make_ref,
+    put_bytes,
+    random_bytes,
+    read_all,
+)
 from superlite.testing.services import require_service
-from superlite.testing.store_contract import ArtifactStoreContract, MetadataStoreContract
+from superlite.testing.store_contract import (
+    ArtifactStoreContract,
+    MetadataStoreContract,
+)
 
 PROCESSES = 4
+
+
+def _close(bundle: StoreBundle) -> None:
+    bundle.metadata.close()
+    bundle.artifacts.close()
 
 
 class TestSQLMetadataStore(MetadataStoreContract):
@@ -49,7 +77,7 @@ def test_registry_opens_sql_uris(database_uri: str) -> None:
         assert isinstance(bundle.metadata, SQLMetadataStore)
         assert isinstance(bundle.artifacts, SQLArtifactStore)
     finally:
-        bundle.metadata.close()
+        _close(bundle)
 
 
 def test_newer_schema_is_refused(database_uri: str) -> None:
@@ -58,7 +86,7 @@ def test_newer_schema_is_refused(database_uri: str) -> None:
     engine: sa.Engine = bundle.extra["engine"]  # type: ignore[assignment]
     with engine.begin() as connection:
         connection.execute(meta.update().values(value=str(SCHEMA_VERSION + 1)))
-    bundle.metadata.close()
+    _close(bundle)
     with pytest.raises(SchemaVersionError, match="upgrade superlite") as error:
         open_sql_stores(Settings(uri=database_uri))
     assert f"version {SCHEMA_VERSION + 1}" in str(error.value)
@@ -69,13 +97,13 @@ def test_reopening_keeps_data(database_uri: str) -> None:
     first = open_sql_stores(Settings(uri=database_uri))
     record = make_record()
     first.metadata.insert(record)
-    first.metadata.close()
+    _close(first)
     second = open_sql_stores(Settings(uri=database_uri))
     try:
         stored = second.metadata.get_by_uuid(record.uuid)
         assert stored is not None and stored.identifier == record.identifier
     finally:
-        second.metadata.close()
+        _close(second)
 
 
 def test_failing_reference_rolls_back_the_record(sql_stores: StoreBundle) -> None:
@@ -90,7 +118,7 @@ def test_failing_reference_rolls_back_the_record(sql_stores: StoreBundle) -> Non
 
 def test_artifact_deleted_while_read_raises_not_found(sql_stores: StoreBundle) -> None:
     """A reader that loses the rest of an artifact to a delete gets NotFoundError, not short data."""
-    sha256 = put_bytes(sql_stores.artifacts, random_bytes(CHUNK_SIZE + 10))
+    sha256 = put_bytes(sql_stores.artifacts, random_bytes(2 * CHUNK_SIZE + 10))
     with sql_stores.artifacts.open(sha256) as stream:
         stream.read(100)
         sql_stores.artifacts.delete(sha256)
@@ -98,7 +126,7 @@ def test_artifact_deleted_while_read_raises_not_found(sql_stores: StoreBundle) -
             stream.read()
 
 
-def _insert_in_process(uri: str, uuid: str, start, results) -> None:  # type: ignore[no-untyped-def]
+def _insert_in_process(uri: str, uuid: str, start: Any, results: Any) -> None:
     start.wait()
     try:
         bundle = open_sql_stores(Settings(uri=uri))
@@ -106,7 +134,7 @@ def _insert_in_process(uri: str, uuid: str, start, results) -> None:  # type: ig
             bundle.metadata.insert(make_record(uuid=uuid))
             results.put((uuid, "inserted"))
         finally:
-            bundle.metadata.close()
+            _close(bundle)
     except VersionConflictError:
         results.put((uuid, "conflict"))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
@@ -131,13 +159,13 @@ def test_processes_racing_on_a_new_database(database_uri: str) -> None:
         stored = bundle.metadata.get("model", "sentiment")
         assert stored is not None and outcomes[stored.uuid] == "inserted"
     finally:
-        bundle.metadata.close()
+        _close(bundle)
 
 
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "mysql"])
@@ -179,7 +207,7 @@ def test_urls_get_the_bundled_drivers(uri: str, driver: str) -> None:
     assert normalize_url(uri).drivername == driver
 
 
-def test_sqlite_file_directory_is_created_and_uses_wal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_sqlite_file_directory_is_created_and_uses_wal(tmp_path: Path) -> None:
     """A SQLite URI in a directory that does not exist yet works, in write-ahead-log mode."""
     path = tmp_path / "a" / "b" / "superlite.db"
     bundle = open_sql_stores(Settings(uri=f"sqlite:///{path}"))
@@ -189,15 +217,29 @@ def test_sqlite_file_directory_is_created_and_uses_wal(tmp_path) -> None:  # typ
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert path.is_file()
     finally:
-        bundle.metadata.close()
+        _close(bundle)
 
 
-def test_sqlite_in_memory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_sqlite_in_memory() -> None:
     """``sqlite://`` (in memory) keeps one database for the life of the stores."""
     bundle = open_sql_stores(Settings(uri="sqlite://"))
     bundle.metadata.insert(make_record())
     assert bundle.metadata.versions("model", "sentiment") == [0]
     assert read_all(bundle.artifacts.open(put_bytes(bundle.artifacts, b"memory"))) == b"memory"
+    _close(bundle)
+
+
+def test_engine_is_disposed_when_both_stores_close(database_uri: str) -> None:
+    """The stores of a bundle share one pool; it is emptied only when the last of them closes."""
+    bundle = open_sql_stores(Settings(uri=database_uri))
+    engine: sa.Engine = bundle.extra["engine"]  # type: ignore[assignment]
+    bundle.metadata.insert(make_record())
+    bundle.metadata.close()
+    put_bytes(bundle.artifacts, b"still open")
+    assert engine.pool.checkedin() > 0  # type: ignore[attr-defined]
+    bundle.artifacts.close()
+    bundle.artifacts.close()
+    assert engine.pool.checkedin() == 0  # type: ignore[attr-defined]
 
 
 def test_postgresql_chunks_are_stored_uncompressed() -> None:
@@ -212,7 +254,7 @@ def test_postgresql_chunks_are_stored_uncompressed() -> None:
                 "SELECT attstorage FROM pg_attribute "
                 "WHERE attrelid = 'superlite_artifact_chunks'::regclass AND attname = 'data'"
             ).scalar()
-        bundle.metadata.close()
+        _close(bundle)
     assert storage == "e"
 
 
@@ -225,13 +267,13 @@ def test_mariadb_chunks_fit_max_allowed_packet() -> None:
         try:
             engine: sa.Engine = bundle.extra["engine"]  # type: ignore[assignment]
             with engine.connect() as connection:
-                packet = connection.exec_driver_sql("SELECT @@max_allowed_packet").scalar()
+                packet = int(connection.exec_driver_sql("SELECT @@max_allowed_packet").scalar() or 0)
                 assert 2 * MySQLChunkIO().chunk_size(connection) < packet
             data = bytes(CHUNK_SIZE * 2 + 1)
             sha256 = put_bytes(bundle.artifacts, data, piece_size=CHUNK_SIZE)
             assert hashlib.sha256(read_all(bundle.artifacts.open(sha256))).hexdigest() == sha256
         finally:
-            bundle.metadata.close()
+            _close(bundle)
 
 
 def test_rechunk_regroups_any_pieces() -> None:

@@ -10,7 +10,13 @@ from __future__ import annotations
 from superlite.config import Settings
 from superlite.stores.base import StoreBundle
 from superlite.stores.sql.artifacts import SQLArtifactStore
-from superlite.stores.sql.engine import BUSY_TIMEOUT, CONNECT_TIMEOUT, create_store_engine, reporting
+from superlite.stores.sql.engine import (
+    BUSY_TIMEOUT,
+    CONNECT_TIMEOUT,
+    SharedEngine,
+    create_store_engine,
+    reporting,
+)
 from superlite.stores.sql.metadata import SQLMetadataStore
 from superlite.stores.sql.schema import ensure_schema
 
@@ -22,7 +28,8 @@ def open_sql_stores(settings: Settings) -> StoreBundle:
 
     ``settings.options`` may carry ``connect_timeout`` (seconds to wait for the server, default
     5) and ``busy_timeout`` (seconds a SQLite writer waits for another, default 60). The
-    bundle's ``extra["engine"]`` is the SQLAlchemy engine both stores share.
+    bundle's ``extra["engine"]`` is the SQLAlchemy engine both stores share; it is disposed
+    when both stores are closed.
 
     Raises :class:`~superlite.errors.StoreUnavailableError` (with the password masked) when the
     database cannot be reached, and :class:`~superlite.errors.SchemaVersionError` when a newer
@@ -39,8 +46,9 @@ def open_sql_stores(settings: Settings) -> StoreBundle:
     except BaseException:
         engine.dispose()
         raise
+    shared = SharedEngine(engine)
     return StoreBundle(
-        metadata=SQLMetadataStore(engine),
-        artifacts=SQLArtifactStore(engine),
+        metadata=SQLMetadataStore(engine, release=shared.lease()),
+        artifacts=SQLArtifactStore(engine, release=shared.lease()),
         extra={"engine": engine},
     )

@@ -23,10 +23,13 @@ class SQLArtifactStore(ArtifactStore):
     an artifact is either absent or complete. ``open`` streams one chunk row at a time.
     """
 
-    def __init__(self, engine: Engine, chunk_io: ChunkIO | None = None) -> None:
+    def __init__(
+        self, engine: Engine, chunk_io: ChunkIO | None = None, *, release: Callable[[], None] | None = None
+    ) -> None:
         self._engine = engine
         self._writer = writer(engine)
         self._io = chunk_io or chunk_io_for(engine)
+        self._release = release or engine.dispose
 
     def put(self, sha256: str, chunks: Iterable[bytes], size: int) -> None:
         """Store ``chunks`` under ``sha256`` all-or-nothing; a no-op when it is stored already."""
@@ -61,7 +64,8 @@ class SQLArtifactStore(ArtifactStore):
             size = connection.scalar(sa.select(artifacts.c.size).where(artifacts.c.sha256 == sha256))
         if size is None:
             raise NotFoundError(f"artifact {sha256} is not stored in {masked(self._engine.url)}")
-        return io.BufferedReader(ChunkReader(sha256, size, self._read_chunk))  # type: ignore[return-value]
+        reader = ChunkReader(sha256, size, self._read_chunk)
+        return io.BufferedReader(reader)
 
     def _read_chunk(self, sha256: str, seq: int) -> bytes | None:
         with reporting(self._engine), self._engine.connect() as connection:
@@ -84,15 +88,16 @@ class SQLArtifactStore(ArtifactStore):
             return set(connection.scalars(sa.select(artifacts.c.sha256)))
 
     def close(self) -> None:
-        """Close pooled connections (the engine reconnects if used again)."""
-        self._engine.dispose()
+        """Give up this store's use of the engine; the last store of a bundle to close disposes it."""
+        self._release()
 
 
 class ChunkReader(io.RawIOBase):
-    """A raw stream over ``size`` bytes stored as chunks 0, 1, …, each fetched when first needed.
+    """A raw stream over ``size`` bytes stored as chunks 0, 1, …, fetched in order.
 
     ``fetch(sha256, seq)`` returns the chunk, or None when it has gone (the artifact was deleted
-    while being read), which raises :class:`~superlite.errors.NotFoundError`.
+    while being read), which raises :class:`~superlite.errors.NotFoundError`. (The Datalayer
+    reads ahead in a thread of its own, for every store, so this reader stays sequential.)
     """
 
     def __init__(self, sha256: str, size: int, fetch: Callable[[str, int], bytes | None]) -> None:
@@ -114,20 +119,23 @@ class ChunkReader(io.RawIOBase):
         if self._offset >= len(self._chunk):
             if self._position >= self._size:
                 return 0
-            chunk = self._fetch(self._sha256, self._seq)
-            if not chunk:
-                raise NotFoundError(
-                    f"artifact {self._sha256} lost chunk {self._seq} while being read "
-                    f"(deleted concurrently?) after {self._position} of {self._size} bytes"
-                )
-            self._seq += 1
-            self._chunk = memoryview(chunk)
+            self._chunk = memoryview(self._next_chunk())
             self._offset = 0
         count = min(len(buffer), len(self._chunk) - self._offset)
         buffer[:count] = self._chunk[self._offset : self._offset + count]
         self._offset += count
         self._position += count
         return count
+
+    def _next_chunk(self) -> bytes:
+        chunk = self._fetch(self._sha256, self._seq)
+        if not chunk:
+            raise NotFoundError(
+                f"artifact {self._sha256} lost chunk {self._seq} while being read "
+                f"(deleted concurrently?) after {self._position} of {self._size} bytes"
+            )
+        self._seq += 1
+        return chunk
 
     def close(self) -> None:
         """Drop the current chunk and close."""

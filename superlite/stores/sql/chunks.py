@@ -2,15 +2,19 @@
 
 * Generic (SQLite and others): SQLAlchemy Core, one INSERT or SELECT per chunk.
 * PostgreSQL: one ``COPY ... FROM STDIN (FORMAT BINARY)`` stream for all chunks of an artifact,
-  and chunks read back through a binary-format cursor. SQLAlchemy's psycopg dialect reads
-  ``bytea`` as hex text, which halves read throughput (see ``bench/artifacts.py``).
+  and chunks read back through a binary-format cursor (SQLAlchemy's psycopg dialect reads
+  ``bytea`` as hex text, at half the throughput). The column itself is ``STORAGE EXTERNAL``
+  (see :mod:`~superlite.stores.sql.schema`).
 * MySQL/MariaDB: chunks sized to fit the server's ``max_allowed_packet`` (an escaped chunk can
   be twice its size on the wire).
+
+``bench/artifacts.py`` measures all of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -83,7 +87,7 @@ class PostgresChunkIO(ChunkIO):
         import psycopg
 
         written = 0
-        with connection.connection.driver_connection.cursor() as cursor:
+        with _psycopg(connection).cursor() as cursor:
             try:
                 with cursor.copy(_COPY_IN.format(table=artifact_chunks.name)) as copy:
                     copy.set_types(["varchar", "int4", "bytea"])
@@ -96,10 +100,15 @@ class PostgresChunkIO(ChunkIO):
 
     def read(self, connection: Connection, sha256: str, seq: int) -> bytes | None:
         """Fetch one chunk in binary format; see :meth:`ChunkIO.read`."""
-        with connection.connection.driver_connection.cursor(binary=True) as cursor:
+        with _psycopg(connection).cursor(binary=True) as cursor:
             cursor.execute(_SELECT.format(table=artifact_chunks.name), (sha256, seq))
             row = cursor.fetchone()
         return bytes(row[0]) if row is not None else None
+
+
+def _psycopg(connection: Connection) -> Any:
+    # The psycopg connection under SQLAlchemy's, in the same transaction.
+    return connection.connection.driver_connection
 
 
 class MySQLChunkIO(ChunkIO):

@@ -7,6 +7,7 @@ busy timeout, so several processes can write to one file: writers queue instead 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,7 +90,9 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
         engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
         if not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = Path(database).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            url = url.set(database=str(path))
         engine = sa.create_engine(url)
     milliseconds = int(busy_timeout * 1000)
 
@@ -114,6 +117,34 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
     return engine
 
 
+class SharedEngine:
+    """An engine used by several stores (a bundle's two), disposed when the last of them closes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._holders = 0
+        self._lock = threading.Lock()
+
+    def lease(self) -> Callable[[], None]:
+        """Count one more user; return its release function (calling it again does nothing)."""
+        with self._lock:
+            self._holders += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self._lock:
+                if released:
+                    return
+                released = True
+                self._holders -= 1
+                last = self._holders == 0
+            if last:
+                self.engine.dispose()
+
+        return release
+
+
 def writer(engine: Engine) -> Engine:
     """``engine`` for write transactions (on SQLite they begin by taking the write lock)."""
     return engine.execution_options(**{WRITE_OPTION: True})
@@ -129,7 +160,7 @@ def is_retryable(exc: BaseException) -> bool:
     orig = driver_error(exc)
     if getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
         return True
-    args = getattr(orig, "args", ())
+    args: tuple[object, ...] = getattr(orig, "args", ())
     return bool(args) and args[0] in _RETRYABLE_MYSQL_CODES
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +12,12 @@ from sqlalchemy.engine import Connection, Engine
 from superlite.errors import SerializationError, SuperliteError, VersionConflictError
 from superlite.stores.base import ArtifactRef, ComponentRecord, MetadataStore
 from superlite.stores.sql.engine import reporting, retrying, writer
-from superlite.stores.sql.schema import component_artifacts, components, dependencies, utcnow
+from superlite.stores.sql.schema import (
+    component_artifacts,
+    components,
+    dependencies,
+    utcnow,
+)
 
 
 class SQLMetadataStore(MetadataStore):
@@ -21,24 +27,26 @@ class SQLMetadataStore(MetadataStore):
     same version cannot both win: the loser gets :class:`~superlite.errors.VersionConflictError`.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, release: Callable[[], None] | None = None) -> None:
         self._engine = engine
         self._writer = writer(engine)
+        self._release = release or engine.dispose
 
     def insert(self, record: ComponentRecord) -> None:
         """Write the record, its artifact references and its dependencies in one transaction."""
+        what = _describe(record)
+        try:
+            # Checked up front: each driver reports a bad value differently, some mid-statement.
+            json.dumps(dict(record.params), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise SerializationError(f"cannot store {what}: its parameters are not JSON values ({exc})") from None
         with reporting(self._engine):
             try:
                 retrying(lambda: self._insert(record))
             except sa.exc.IntegrityError as exc:
                 raise self._conflict(record, exc) from exc
-            except sa.exc.StatementError as exc:
-                if isinstance(exc.orig, (TypeError, ValueError)):
-                    raise SerializationError(
-                        f"cannot store {record.type_id} {record.identifier!r}: its parameters are "
-                        f"not JSON-serializable ({exc.orig})"
-                    ) from exc
-                raise
+            except sa.exc.DataError as exc:
+                raise SuperliteError(f"cannot store {what}: {exc.orig}") from exc
 
     def _insert(self, record: ComponentRecord) -> None:
         with self._writer.begin() as connection:
@@ -89,7 +97,7 @@ class SQLMetadataStore(MetadataStore):
                 )
             )
             uuid_exists = connection.scalar(sa.select(components.c.uuid).where(components.c.uuid == record.uuid))
-        what = f"{record.type_id} {record.identifier!r} version {record.version}"
+        what = _describe(record)
         if taken is not None and taken != record.uuid:
             return VersionConflictError(f"{what} already exists (uuid {taken}); pick the next version")
         if uuid_exists is not None:
@@ -174,8 +182,12 @@ class SQLMetadataStore(MetadataStore):
         return set(self._scalars(sa.select(component_artifacts.c.sha256).distinct()))
 
     def close(self) -> None:
-        """Close pooled connections (the engine reconnects if used again)."""
-        self._engine.dispose()
+        """Give up this store's use of the engine; the last store of a bundle to close disposes it."""
+        self._release()
+
+
+def _describe(record: ComponentRecord) -> str:
+    return f"{record.type_id} {record.identifier!r} version {record.version}"
 
 
 def _load(connection: Connection, query: sa.Select[tuple[object, ...]]) -> list[ComponentRecord]:

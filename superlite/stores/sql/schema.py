@@ -27,7 +27,7 @@ VERSION_KEY = "schema_version"
 _NAME_LENGTH = 255
 _BINARY_COLLATION = "utf8mb4_bin"
 _PG_SCHEMA_LOCK = 0x5375706572  # an arbitrary advisory-lock key: "Super"
-_MYSQL_SCHEMA_LOCK = "superlite_schema"
+_MYSQL_SCHEMA_LOCK = "superlite_schema."  # + the database name: GET_LOCK is server-wide
 
 
 def _name(length: int = _NAME_LENGTH) -> sa.types.TypeEngine[str]:
@@ -177,9 +177,9 @@ def _schema_lock(connection: Connection) -> Iterator[None]:
     if dialect == "postgresql":
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
     elif dialect in ("mysql", "mariadb"):
-        connection.execute(sa.text("SELECT GET_LOCK(:name, 60)"), {"name": _MYSQL_SCHEMA_LOCK})
+        connection.execute(sa.text("SELECT GET_LOCK(CONCAT(:name, DATABASE()), 60)"), {"name": _MYSQL_SCHEMA_LOCK})
     try:
         yield
     finally:
         if dialect in ("mysql", "mariadb"):
-            connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_SCHEMA_LOCK})
+            connection.execute(sa.text("SELECT RELEASE_LOCK(CONCAT(:name, DATABASE()))"), {"name": _MYSQL_SCHEMA_LOCK})
