@@ -27,6 +27,7 @@ from superlite.compute.celery.app import (
 )
 from superlite.compute.celery.tasks import WorkerState, register_task
 from superlite.config import Settings, mask_uri, uri_scheme
+from superlite.datalayer import DEFAULT_CACHE_ITEMS
 from superlite.serialization.wire import CODEC
 
 logger = logging.getLogger("superlite.worker")
@@ -34,10 +35,8 @@ logger = logging.getLogger("superlite.worker")
 #: Pools ``superlite worker`` offers (see the module docstring).
 POOLS = ("prefork", "threads")
 
-#: Default cache budget of each worker process, in MiB and in models.
+#: Default cache budget of each worker process, in MiB (the count default is the Datalayer's).
 DEFAULT_CACHE_MB = 1024
-DEFAULT_CACHE_ITEMS = 32
-
 
 
 def run_worker(

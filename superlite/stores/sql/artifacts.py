@@ -11,7 +11,12 @@ from sqlalchemy.engine import Engine
 
 from superlite.errors import IntegrityError, NotFoundError, SuperliteError
 from superlite.stores.base import ArtifactStore
-from superlite.stores.sql.chunks import ChunkConflictError, ChunkIO, chunk_io_for, rechunk
+from superlite.stores.sql.chunks import (
+    ChunkConflictError,
+    ChunkIO,
+    chunk_io_for,
+    rechunk,
+)
 from superlite.stores.sql.engine import is_retryable, masked, reporting, writer
 from superlite.stores.sql.schema import artifact_chunks, artifacts, utcnow
 
