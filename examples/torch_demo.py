@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 
 import torch
+from superlite_torch import TorchModel
 from torch_nets import TinyClassifier
 
 import superlite
-from superlite_torch import TorchModel
 
 
 def main() -> None:
