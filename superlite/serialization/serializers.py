@@ -9,19 +9,19 @@ torch plugin does for ``state_dict`` storage.
 from __future__ import annotations
 
 import abc
-import importlib
 from functools import cache
-from importlib.metadata import entry_points
 from typing import BinaryIO
 
 from superlite.errors import SerializationError
+from superlite.extensions import ExtensionPoint
 
-GROUP = "superlite.serializers"
-
-BUILTIN_SERIALIZERS = {
-    "dill": "superlite.serialization.dill_serializer:DillSerializer",
-    "numpy": "superlite.serialization.numpy_serializer:NumpySerializer",
-}
+SERIALIZERS = ExtensionPoint(
+    "superlite.serializers",
+    {
+        "dill": "superlite.serialization.dill_serializer:DillSerializer",
+        "numpy": "superlite.serialization.numpy_serializer:NumpySerializer",
+    },
+)
 
 
 class Serializer(abc.ABC):
@@ -40,22 +40,15 @@ class Serializer(abc.ABC):
 
 
 @cache
-def _plugin_serializers() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group=GROUP)}
-
-
-@cache
 def get_serializer(name: str) -> Serializer:
     """The serializer registered as ``name`` (built-in or from a plugin)."""
-    table = {**BUILTIN_SERIALIZERS, **_plugin_serializers()}
-    if name not in table:
-        raise SerializationError(
-            f"no serializer named {name!r} is installed; installed: {', '.join(sorted(table))}. "
-            f"Install the plugin that provides it (for example `pip install superlite[torch]`)."
-        )
-    module, _, attr = table[name].partition(":")
     try:
-        cls = getattr(importlib.import_module(module), attr)
+        cls = SERIALIZERS.find(name)
     except ImportError as exc:
         raise SerializationError(f"serializer {name!r} cannot be imported ({exc}); install its plugin") from exc
+    if cls is None:
+        raise SerializationError(
+            f"no serializer named {name!r} is installed; installed: {', '.join(sorted(SERIALIZERS.names()))}. "
+            f"Install the plugin that provides it (for example `pip install superlite[torch]`)."
+        )
     return cls()

@@ -10,11 +10,11 @@ from superlite_mongodb.connection import forget_mongomock
 
 from superlite.config import Settings
 from superlite.errors import ConfigurationError, StoreUnavailableError
-from superlite.stores.registry import database_schemes, open_database
+from superlite.stores.registry import DATABASES, open_database
 
 
 def test_schemes_are_registered_by_entry_point():
-    schemes = database_schemes()
+    schemes = DATABASES.names()
     for scheme in ("mongodb", "mongodb+srv", "mongomock"):
         assert schemes[scheme] == "superlite_mongodb.stores:open_mongo_stores"
 
