@@ -12,6 +12,7 @@ import tempfile
 import time
 import uuid as uuid_module
 from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from functools import partial
 from typing import IO, Any
@@ -105,26 +106,36 @@ class Datalayer:
             applied = self.apply(child)
             params[name] = applied.reference
             dependencies.append(applied.uuid)
-        artifacts = tuple(self._put_artifact(name, serializer, obj) for name, (serializer, obj) in encoded.artifacts.items())
-        content_hash = canonical_json_hash(
-            {
-                "class_path": encoded.class_path,
-                "params": params,
-                "artifacts": {a.name: a.sha256 for a in artifacts},
-                "dependencies": sorted(dependencies),
-            }
-        )
-        return self._insert_next_version(encoded, params, artifacts, tuple(dependencies), content_hash)
+        with ExitStack() as spools:
+            staged = [self._stage_artifact(name, serializer, obj, spools) for name, (serializer, obj) in encoded.artifacts.items()]
+            for artifact, spool in staged:
+                self._upload(artifact, spool)
+            artifacts = tuple(artifact for artifact, _ in staged)
+            content_hash = canonical_json_hash(
+                {
+                    "class_path": encoded.class_path,
+                    "params": params,
+                    "artifacts": {a.name: a.sha256 for a in artifacts},
+                    "dependencies": sorted(dependencies),
+                }
+            )
+            record = self._insert_next_version(encoded, params, artifacts, tuple(dependencies), content_hash)
+            # A concurrent remove may have freed bytes this record now refers to (they existed, so
+            # they were not uploaded again): put them back. Re-applying also repairs lost artifacts.
+            for artifact, spool in staged:
+                self._upload(artifact, spool)
+        return record
 
-    def _put_artifact(self, name: str, serializer_name: str, obj: object) -> ArtifactRef:
-        serializer = get_serializer(serializer_name)
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-            writer = HashingWriter(spool)
-            serializer.dump(obj, writer)  # type: ignore[arg-type]
+    def _stage_artifact(self, name: str, serializer_name: str, obj: object, spools: ExitStack) -> tuple[ArtifactRef, IO[bytes]]:
+        spool: IO[bytes] = spools.enter_context(tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES))  # type: ignore[arg-type]
+        writer = HashingWriter(spool)  # type: ignore[arg-type]
+        get_serializer(serializer_name).dump(obj, writer)  # type: ignore[arg-type]
+        return ArtifactRef(name, writer.sha256, writer.size, serializer_name), spool
+
+    def _upload(self, artifact: ArtifactRef, spool: IO[bytes]) -> None:
+        if not self.artifacts.exists(artifact.sha256):
             spool.seek(0)
-            if not self.artifacts.exists(writer.sha256):
-                self.artifacts.put(writer.sha256, iter_chunks(spool, CHUNK_SIZE), writer.size)  # type: ignore[arg-type]
-        return ArtifactRef(name, writer.sha256, writer.size, serializer_name)
+            self.artifacts.put(artifact.sha256, iter_chunks(spool, CHUNK_SIZE), artifact.size)  # type: ignore[arg-type]
 
     def _insert_next_version(
         self,

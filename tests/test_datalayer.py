@@ -253,3 +253,32 @@ def test_concurrent_apply_from_processes_gets_distinct_versions(db_uri):
     assert versions == [0, 1, 2, 3]
     with superlite.connect(db_uri) as db:
         assert db.show("model", "race") == [0, 1, 2, 3]
+
+
+def test_apply_puts_back_bytes_a_concurrent_remove_freed(db):
+    """apply skips uploading bytes that exist; if a remove frees them before the record lands, apply restores them."""
+    first = db.apply(ObjectModel("first", object=double))
+    sha = db.record("model", "first").artifacts[0].sha256
+    insert = db.metadata.insert
+
+    def insert_after_a_concurrent_remove(record):
+        db.remove("model", "first")
+        assert not db.artifacts.exists(sha)
+        insert(record)
+
+    db.metadata.insert = insert_after_a_concurrent_remove
+    second = db.apply(ObjectModel("second", object=double))
+    assert db.record("model", "second").artifacts[0].sha256 == sha
+    assert db.artifacts.exists(sha)
+    assert db.load("model", "second", lazy=False).predict(4) == 8
+    assert second.uuid != first.uuid
+
+
+def test_reapply_repairs_a_lost_artifact(db):
+    db.apply(ObjectModel("m", object=double))
+    sha = db.record("model", "m").artifacts[0].sha256
+    db.artifacts.delete(sha)
+    with pytest.raises(NotFoundError, match="is missing from the artifact store"):
+        db.load("model", "m", lazy=False)
+    assert db.apply(ObjectModel("m", object=double)).version == 0
+    assert db.load("model", "m", lazy=False).predict(1) == 2
