@@ -124,15 +124,28 @@ def remove(state: CliState, type_id: str, identifier: str, version: int | None, 
 @click.option("--input", "input_json", required=True, help="The model input, as JSON.")
 @click.option("--version", "version", type=int, help="Version number (default: the latest).")
 @click.option("--broker", envvar="SUPERLITE_BROKER", help="Run on Celery workers behind this broker.")
+@click.option("--queue", help="With --broker: the queue to send to (default: superlite).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="With --broker: seconds to wait for a worker.")
 @click.pass_obj
 @reports_errors
-def predict(state: CliState, identifier: str, input_json: str, version: int | None, broker: str | None) -> None:
+def predict(
+    state: CliState,
+    identifier: str,
+    input_json: str,
+    version: int | None,
+    broker: str | None,
+    queue: str | None,
+    timeout: float | None,
+) -> None:
     """Predict one input with a stored model and print the result as JSON."""
     try:
         value = json.loads(input_json)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--input") from exc
-    with state.datalayer(broker=broker) as db:
+    remote = {name: option for name, option in (("queue", queue), ("timeout", timeout)) if option is not None}
+    if remote and not broker:
+        raise click.UsageError("--queue and --timeout need --broker (or $SUPERLITE_BROKER)")
+    with state.datalayer(broker=broker, **remote) as db:
         echo_json(db.load("model", identifier, version=version).predict(value))
 
 

@@ -205,3 +205,29 @@ def test_results_do_not_pile_up_in_redis(stack: Stack) -> None:
             time.sleep(0.01)
         assert 0 < client.ttl(backend.get_key_for_task(unread.task_id)) <= 3600, "unread results expire"
     assert client.exists(*keys) == 0, "close() deletes the rest of what was read"
+
+
+def test_cli_predict_runs_on_a_worker(stack: Stack) -> None:
+    name = unique("cli")
+    with stack.connect() as db:
+        db.apply(ObjectModel(name, object=remote_models.pid_and_echo))
+    env = worker_env()
+    env.pop("SUPERLITE_BROKER", None)
+    command = [sys.executable, "-m", "superlite", "--uri", stack.uri, "predict", name, "--input", '"hi"']
+    completed = subprocess.run(
+        [*command, "--broker", stack.broker, "--queue", stack.queue, "--timeout", "60"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    answer = json.loads(completed.stdout)
+    assert answer != json.loads(subprocess.run(command, capture_output=True, text=True, env=env, timeout=120).stdout)
+    stack.worker_of(answer[0])
+
+
+def test_cli_queue_without_broker_is_a_usage_error(stack: Stack) -> None:
+    env = worker_env()
+    completed = subprocess.run(
+        [sys.executable, "-m", "superlite", "--uri", stack.uri, "predict", "m", "--input", "1", "--queue", "q"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert completed.returncode == 2 and "--queue and --timeout need --broker" in completed.stderr
