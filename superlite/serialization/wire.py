@@ -146,7 +146,6 @@ class WireCodec:
 
     def __init__(self, extra: Iterable[WireType] = (), *, use_entry_points: bool = True) -> None:
         self._by_tag: dict[str, WireType] = {w.tag: w for w in extra}
-        self._use_entry_points = use_entry_points
         self._entry_points_loaded = not use_entry_points
         self._lock = threading.Lock()
 

@@ -14,6 +14,13 @@ from superlite.stores.base import ArtifactRef, ComponentRecord
 SERVER_ENV = "SUPERLITE_TEST_MONGODB_URI"
 
 
+#: Why a real-server test skips here: no MongoDB server can run on these machines.
+NO_SERVER = (
+    f"no MongoDB server: set {SERVER_ENV} (see docs/mongodb.md: docker compose up mongodb) "
+    f"to run this test against one; mongomock covers it here"
+)
+
+
 def server_uri() -> str:
     """The real server to test against, or skip.
 
@@ -22,10 +29,7 @@ def server_uri() -> str:
     """
     uri = os.environ.get(SERVER_ENV)
     if not uri:
-        pytest.skip(
-            f"no MongoDB server: set {SERVER_ENV} (see docs/mongodb.md: docker compose up mongodb) "
-            f"to run this test against one; mongomock covers it here"
-        )
+        pytest.skip(reason=NO_SERVER)
     return uri
 
 
