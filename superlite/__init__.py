@@ -12,9 +12,22 @@ Everything a user needs is importable from here::
 
 from superlite import errors
 from superlite.components import Component, Model, ObjectModel, RemoteModel
+from superlite.components.reference import Resolved, Selector
 from superlite.config import Settings
 from superlite.datalayer import Datalayer, connect
 
 __version__ = "0.1.0"
 
-__all__ = ["Component", "Datalayer", "Model", "ObjectModel", "RemoteModel", "Settings", "connect", "errors", "__version__"]
+__all__ = [
+    "Component",
+    "Datalayer",
+    "Model",
+    "ObjectModel",
+    "RemoteModel",
+    "Resolved",
+    "Selector",
+    "Settings",
+    "connect",
+    "errors",
+    "__version__",
+]

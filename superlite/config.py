@@ -3,15 +3,38 @@
 There is no module-level mutable configuration. :func:`superlite.connect` builds a
 :class:`Settings` from its arguments, falling back to environment variables, and the
 :class:`~superlite.datalayer.Datalayer` owns it from then on.
+
+Options are grouped by the part they tune: :class:`StoreOptions` (SQL and MongoDB stores),
+:class:`CacheOptions` (the model cache of the executor) and :class:`CeleryOptions` (remote
+compute). ``connect`` takes them flat (``connect(uri, queue="gpu", cache_mb=512)``): every option
+name belongs to exactly one group. An unknown name or a value of the wrong type is a
+:class:`~superlite.errors.ConfigurationError` naming the option and what was expected.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
-import re
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from superlite.common.uris import mask_uri, uri_scheme
+from superlite.errors import ConfigurationError
+
+__all__ = [
+    "CacheOptions",
+    "CeleryOptions",
+    "Settings",
+    "StoreOptions",
+    "default_uri",
+    "mask_uri",
+    "uri_scheme",
+]
 
 DEFAULT_DIRECTORY = ".superlite"
 DEFAULT_DATABASE_FILE = "superlite.db"
@@ -20,8 +43,6 @@ ENV_URI = "SUPERLITE_URI"
 ENV_ARTIFACTS = "SUPERLITE_ARTIFACTS"
 ENV_BROKER = "SUPERLITE_BROKER"
 
-_USERINFO = re.compile(r"^(?P<scheme>[\w+.-]+://)(?P<user>[^:@/]*):(?P<password>[^@/]*)@")
-
 
 def default_uri(cwd: Path | None = None) -> str:
     """The embedded default: a SQLite file under ``./.superlite/`` (created on demand)."""
@@ -29,17 +50,53 @@ def default_uri(cwd: Path | None = None) -> str:
     return f"sqlite:///{directory / DEFAULT_DATABASE_FILE}"
 
 
-def mask_uri(uri: str | None) -> str:
-    """Return ``uri`` with any password replaced by ``***``, safe to print or log."""
-    if not uri:
-        return str(uri)
-    return _USERINFO.sub(r"\g<scheme>\g<user>:***@", uri)
+@dataclass(frozen=True)
+class StoreOptions:
+    """How the metadata and artifact stores connect.
+
+    ``connect_timeout``: seconds to wait for a database server. ``busy_timeout``: seconds a
+    SQLite writer waits for another process's write. ``auto_upgrade``: run pending schema
+    migrations when connecting (else a database that needs them is refused until
+    ``superlite db upgrade`` runs).
+    """
+
+    connect_timeout: float = 5.0
+    busy_timeout: float = 60.0
+    auto_upgrade: bool = True
 
 
-def uri_scheme(uri: str) -> str:
-    """The scheme of ``uri`` (the part before ``://``), lower-cased; ``""`` when there is none."""
-    head, sep, _ = uri.partition("://")
-    return head.lower() if sep else ""
+@dataclass(frozen=True)
+class CacheOptions:
+    """The executor's model cache: at most ``cache_items`` models and ``cache_mb`` MiB (None: no bound)."""
+
+    cache_mb: float | None = None
+    cache_items: int | None = 32
+
+
+@dataclass(frozen=True)
+class CeleryOptions:
+    """Remote compute on Celery workers (used only with a broker; see ``docs/workers.md``).
+
+    ``queue``: where tasks go. ``timeout``: seconds a caller waits for an answer when it gives
+    none. ``parallelism``: chunks ``predict_batches`` splits into. ``result_backend``: where
+    results go (default: Redis itself, ``rpc://`` for RabbitMQ). ``result_expires``: seconds an
+    unread result stays in Redis. ``visibility_timeout``: Redis only, seconds after which a task
+    taken by a vanished worker is delivered again.
+    """
+
+    queue: str = "superlite"
+    timeout: float = 300.0
+    parallelism: int = 8
+    result_backend: str | None = None
+    result_expires: int = 600
+    visibility_timeout: float = 120.0
+
+
+_GROUPS: dict[str, type] = {"store": StoreOptions, "cache": CacheOptions, "celery": CeleryOptions}
+
+
+def _group_of_option() -> dict[str, str]:
+    return {f.name: group for group, cls in _GROUPS.items() for f in dataclasses.fields(cls)}
 
 
 @dataclass(frozen=True)
@@ -47,14 +104,16 @@ class Settings:
     """Everything a :class:`~superlite.datalayer.Datalayer` is configured with.
 
     ``uri`` selects the metadata store (and, unless ``artifacts`` is set, the artifact store);
-    ``broker`` selects Celery compute (``None`` keeps compute in-process); ``options`` carries
-    extra, store- or compute-specific keyword arguments given to :func:`superlite.connect`.
+    ``broker`` selects Celery compute (``None`` keeps compute in-process). The option groups
+    tune each part. Build one with :meth:`resolve` (validated) or directly (trusted).
     """
 
     uri: str
     artifacts: str | None = None
     broker: str | None = None
-    options: Mapping[str, object] = field(default_factory=dict)
+    store: StoreOptions = field(default_factory=StoreOptions)
+    cache: CacheOptions = field(default_factory=CacheOptions)
+    celery: CeleryOptions = field(default_factory=CeleryOptions)
 
     @classmethod
     def resolve(
@@ -66,11 +125,78 @@ class Settings:
         environ: Mapping[str, str] | None = None,
         **options: object,
     ) -> Settings:
-        """Build settings from explicit arguments, then ``$SUPERLITE_*`` variables, then defaults."""
+        """Build settings from explicit arguments, then ``$SUPERLITE_*`` variables, then defaults.
+
+        ``options`` are flat option names of any group; ``None`` means "the default".
+        """
         env = os.environ if environ is None else environ
+        for name, value in (("uri", uri), ("artifacts", artifacts), ("broker", broker)):
+            if value is not None and not isinstance(value, str):
+                raise ConfigurationError(f"{name} must be a URI string, not {type(value).__qualname__} ({value!r})")
         return cls(
             uri=uri or env.get(ENV_URI) or default_uri(),
             artifacts=artifacts or env.get(ENV_ARTIFACTS) or None,
             broker=broker or env.get(ENV_BROKER) or None,
-            options=dict(options),
+        ).with_options(**options)
+
+    def with_options(self, **options: object) -> Settings:
+        """A copy with some options changed, validated (flat names, as :func:`superlite.connect` takes)."""
+        owners = _group_of_option()
+        changes: dict[str, dict[str, object]] = {}
+        for name, value in options.items():
+            group = owners.get(name)
+            if group is None:
+                raise ConfigurationError(_unknown_option(name, owners))
+            if value is not None:
+                changes.setdefault(group, {})[name] = _checked(name, value, _GROUPS[group])
+        return dataclasses.replace(
+            self, **{group: dataclasses.replace(getattr(self, group), **values) for group, values in changes.items()}
         )
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(uri={mask_uri(self.uri)!r}, artifacts={mask_uri(self.artifacts)!r}, "
+            f"broker={mask_uri(self.broker)!r}, store={self.store}, cache={self.cache}, celery={self.celery})"
+        )
+
+
+def known_options() -> list[str]:
+    """Every option name :func:`superlite.connect` accepts, sorted."""
+    return sorted(_group_of_option())
+
+
+def _unknown_option(name: str, owners: Mapping[str, str]) -> str:
+    close = difflib.get_close_matches(name, owners, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown option {name!r}{hint}; known options: {', '.join(sorted(owners))}"
+
+
+def _checked(name: str, value: object, group: type) -> object:
+    hints = typing.get_type_hints(group)
+    allowed = _allowed_types(hints[name])
+    if isinstance(value, bool) and bool not in allowed:
+        raise ConfigurationError(_wrong_type(name, value, allowed))
+    if isinstance(value, allowed):
+        return _in_range(name, value)
+    if float in allowed and isinstance(value, int) and not isinstance(value, bool):
+        return _in_range(name, float(value))
+    raise ConfigurationError(_wrong_type(name, value, allowed))
+
+
+def _allowed_types(hint: Any) -> tuple[type, ...]:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return tuple(t for t in typing.get_args(hint) if t is not type(None))
+    return (hint,)
+
+
+def _in_range(name: str, value: object) -> object:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not value > 0:
+        raise ConfigurationError(f"option {name!r} must be greater than 0, not {value!r}")
+    if isinstance(value, str) and not value:
+        raise ConfigurationError(f"option {name!r} must not be empty")
+    return value
+
+
+def _wrong_type(name: str, value: object, allowed: tuple[type, ...]) -> str:
+    expected = " or ".join(t.__name__ for t in allowed)
+    return f"option {name!r} must be {expected}, not {type(value).__qualname__} ({value!r})"

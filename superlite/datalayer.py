@@ -1,59 +1,32 @@
-"""The Datalayer: one object that stores, versions, loads and runs components.
+"""The Datalayer: the one object a user holds, a thin facade over the registry and compute.
 
-It owns a metadata store, an artifact store and a compute backend, chosen from its
-:class:`~superlite.config.Settings` when :func:`connect` builds it. ``apply`` and ``load``
-pass through each layer once: components -> serialization -> stores, and back.
+It owns a :class:`~superlite.registry.Registry` (records, versions, artifacts, the change feed),
+a :class:`~superlite.registry.Resolver` (which version answers a call), an
+:class:`~superlite.compute.executor.Executor` (models loaded in this process, keyed by uuid) and
+a compute stack (in-process or Celery, with wrappers). ``apply`` and ``load`` go down through
+the registry to the stores; ``compute`` resolves what it is given, then hands a task to the
+compute stack. See ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
-import random
-import tempfile
+import asyncio
 import time
-import uuid as uuid_module
 from collections.abc import Sequence
-from contextlib import ExitStack
-from datetime import datetime, timezone
-from functools import partial
-from typing import IO, Any
+from typing import Any
 
-from superlite.components.class_path import import_class_path
-from superlite.components.component import Component, Encoded
-from superlite.components.reference import is_reference, parse_reference
+from superlite.common.uris import mask_uri
+from superlite.components.component import Component
+from superlite.components.reference import Resolved, Selector, parse_reference, split_name
 from superlite.components.remote import RemoteModel
-from superlite.compute.base import Compute, Task
-from superlite.compute.cache import ModelCache, measure_size
-from superlite.compute.registry import open_compute
-from superlite.config import Settings, mask_uri
-from superlite.errors import (
-    DependencyError,
-    NotFoundError,
-    VersionConflictError,
-)
-from superlite.serialization.hashing import (
-    HashingWriter,
-    canonical_json_hash,
-    copy_verified,
-    iter_chunks,
-)
-from superlite.serialization.serializers import get_serializer
-from superlite.stores.base import (
-    CHUNK_SIZE,
-    ArtifactRef,
-    ArtifactStore,
-    ComponentRecord,
-    MetadataStore,
-)
+from superlite.compute.base import Compute, ResultHandle, Task, TaskOptions
+from superlite.compute.executor import Executor
+from superlite.compute.pipeline import Wrapper, open_compute
+from superlite.config import Settings
+from superlite.errors import ConfigurationError
+from superlite.registry import Registry, Resolver
+from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
 from superlite.stores.registry import open_artifact_store, open_database
-
-#: Artifacts up to this size are serialized in memory; larger ones spill to a temporary file.
-SPOOL_BYTES = 64 * 1024 * 1024
-
-#: Loaded models kept per process unless ``cache_items`` says otherwise (``cache_mb`` bounds bytes).
-DEFAULT_CACHE_ITEMS = 32
-
-#: How many times ``apply`` retries when a concurrent writer took the version it chose.
-APPLY_RETRIES = 50
 
 
 class Datalayer:
@@ -62,24 +35,24 @@ class Datalayer:
     Use it as a context manager, or call :meth:`close`, to release connections and threads.
     """
 
-    def __init__(self, settings: Settings, metadata: MetadataStore, artifacts: ArtifactStore) -> None:
+    def __init__(self, settings: Settings, registry: Registry, *, wrappers: Sequence[Wrapper] = ()) -> None:
         self.settings = settings
-        self.metadata = metadata
-        self.artifacts = artifacts
-        self.models: ModelCache[Any] = self._model_cache(settings)
-        self.compute_backend: Compute = open_compute(settings, self)
+        self.registry = registry
+        self.resolver = Resolver(registry)
+        self.executor = Executor(self._load_model, settings.cache)
+        self.compute_backend: Compute = open_compute(settings, self.executor, wrappers)
 
-    def _model_cache(self, settings: Settings) -> ModelCache[Any]:
-        cache_mb = settings.options.get("cache_mb")
-        cache_items = settings.options.get("cache_items", DEFAULT_CACHE_ITEMS)
-        return ModelCache(
-            self._load_for_cache,
-            max_bytes=int(float(cache_mb) * 2**20) if cache_mb is not None else None,  # type: ignore[arg-type]
-            max_items=int(cache_items) if cache_items is not None else None,  # type: ignore[call-overload]
-            measure=partial(measure_size, stop_types=(Datalayer,)),
-        )
+    @property
+    def metadata(self) -> MetadataStore:
+        """The metadata store (records, versions, dependencies, the change feed)."""
+        return self.registry.metadata
 
-    # -- apply ---------------------------------------------------------------------------------
+    @property
+    def artifacts(self) -> ArtifactStore:
+        """The artifact store (bytes by SHA-256)."""
+        return self.registry.artifacts
+
+    # -- registry ------------------------------------------------------------------------------
 
     def apply(self, component: Component) -> Component:
         """Store ``component`` (its children first) and return it with ``version`` and ``uuid`` set.
@@ -92,86 +65,12 @@ class Datalayer:
         component.pre_create(self)
         encoded = component.encode()
         if encoded.reference is not None:
-            self._record_for(parse_reference(encoded.reference).uuid)
-        else:
-            record = self._store(encoded)
-            component.version, component.uuid = record.version, record.uuid
-        component.db = self
+            self.registry.record_by_uuid(parse_reference(encoded.reference).uuid)
+            return component
+        children = {name: self.apply(child) for name, child in encoded.children.items()}
+        record = self.registry.store(encoded, children)
+        component.version, component.uuid = record.version, record.uuid
         return component
-
-    def _store(self, encoded: Encoded) -> ComponentRecord:
-        params = dict(encoded.params)
-        dependencies = []
-        for name, child in encoded.children.items():
-            applied = self.apply(child)
-            params[name] = applied.reference
-            dependencies.append(applied.uuid)
-        with ExitStack() as spools:
-            staged = [self._stage_artifact(name, serializer, obj, spools) for name, (serializer, obj) in encoded.artifacts.items()]
-            for artifact, spool in staged:
-                self._upload(artifact, spool)
-            artifacts = tuple(artifact for artifact, _ in staged)
-            content_hash = canonical_json_hash(
-                {
-                    "class_path": encoded.class_path,
-                    "params": params,
-                    "artifacts": {a.name: a.sha256 for a in artifacts},
-                    "dependencies": sorted(dependencies),
-                }
-            )
-            record = self._insert_next_version(encoded, params, artifacts, tuple(dependencies), content_hash)
-            # A concurrent remove may have freed bytes this record now refers to (they existed, so
-            # they were not uploaded again): put them back. Re-applying also repairs lost artifacts.
-            for artifact, spool in staged:
-                self._upload(artifact, spool)
-        return record
-
-    def _stage_artifact(self, name: str, serializer_name: str, obj: object, spools: ExitStack) -> tuple[ArtifactRef, IO[bytes]]:
-        spool: IO[bytes] = spools.enter_context(tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES))  # type: ignore[arg-type]
-        writer = HashingWriter(spool)  # type: ignore[arg-type]
-        get_serializer(serializer_name).dump(obj, writer)  # type: ignore[arg-type]
-        return ArtifactRef(name, writer.sha256, writer.size, serializer_name), spool
-
-    def _upload(self, artifact: ArtifactRef, spool: IO[bytes]) -> None:
-        if not self.artifacts.exists(artifact.sha256):
-            spool.seek(0)
-            self.artifacts.put(artifact.sha256, iter_chunks(spool, CHUNK_SIZE), artifact.size)  # type: ignore[arg-type]
-
-    def _insert_next_version(
-        self,
-        encoded: Encoded,
-        params: dict[str, object],
-        artifacts: tuple[ArtifactRef, ...],
-        dependencies: tuple[str, ...],
-        content_hash: str,
-    ) -> ComponentRecord:
-        for attempt in range(APPLY_RETRIES):
-            latest = self.metadata.get(encoded.type_id, encoded.identifier)
-            if latest is not None and latest.content_hash == content_hash:
-                return latest
-            record = ComponentRecord(
-                uuid=str(uuid_module.uuid4()),
-                type_id=encoded.type_id,
-                identifier=encoded.identifier,
-                version=0 if latest is None else latest.version + 1,
-                class_path=encoded.class_path,
-                params=params,
-                content_hash=content_hash,
-                artifacts=artifacts,
-                dependencies=dependencies,
-                created_at=datetime.now(timezone.utc),
-            )
-            try:
-                self.metadata.insert(record)
-                return record
-            except VersionConflictError:
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-        raise VersionConflictError(
-            f"could not find a free version for {encoded.type_id} {encoded.identifier!r} after "
-            f"{APPLY_RETRIES} attempts: too many concurrent applies; retry"
-        )
-
-    # -- load ----------------------------------------------------------------------------------
 
     def load(
         self,
@@ -180,91 +79,47 @@ class Datalayer:
         version: int | None = None,
         uuid: str | None = None,
         *,
+        alias: str | None = None,
         lazy: bool = True,
     ) -> Component:
-        """Load a stored component: the latest version, or one ``version``, or one ``uuid``.
+        """Load a stored component: the latest version, or one ``version``, ``uuid`` or ``alias``.
 
-        Models come back as :class:`RemoteModel` proxies that read only the record; their
-        artifacts are fetched when the original model is first needed. ``lazy=False`` returns
-        the original component with its artifacts loaded and verified.
+        ``identifier`` may name the version too: ``"sentiment@3"`` or ``"sentiment@latest"``.
+        Models come back as :class:`RemoteModel` proxies that read only the record (with an
+        alias, a proxy that follows it); their artifacts are fetched when the original model is
+        first needed. ``lazy=False`` returns the original component, artifacts loaded and verified.
         """
-        record = self.record(type_id, identifier, version=version, uuid=uuid)
+        selector = self._selector(type_id, identifier, version, uuid, alias)
+        if selector.alias is not None:
+            resolved = self.resolver.resolve(selector)
+            if lazy and type_id == RemoteModel.type_id:
+                return RemoteModel(selector.identifier, alias=selector.alias, db=self)
+            return self._materialize(self.registry.record_by_uuid(resolved.uuid))
+        record = self.registry.record(type_id, selector.identifier or None, version=selector.version, uuid=uuid)
         if lazy and record.type_id == RemoteModel.type_id:
             return RemoteModel(record.identifier, uuid=record.uuid, version=record.version, db=self)
         return self._materialize(record)
 
+    @staticmethod
+    def _selector(
+        type_id: str, identifier: str | None, version: int | None, uuid: str | None, alias: str | None
+    ) -> Selector:
+        name, named_alias, named_version = split_name(identifier) if identifier else ("", None, None)
+        chosen = [what for what, value in (("version", version), ("uuid", uuid), ("alias", alias)) if value is not None]
+        if named_alias is not None or named_version is not None:
+            chosen.append(f"{identifier!r}")
+        if len(chosen) > 1:
+            raise ConfigurationError(f"give one of version, uuid or alias (or name@alias), not {' and '.join(chosen)}")
+        return Selector(type_id, name, uuid=uuid, version=version if version is not None else named_version,
+                        alias=alias if alias is not None else named_alias)
+
     def record(self, type_id: str, identifier: str | None = None, version: int | None = None, uuid: str | None = None) -> ComponentRecord:
         """The stored record of one component version (the latest unless ``version``/``uuid`` say)."""
-        if uuid is not None:
-            record = self._record_for(uuid)
-            if record.type_id != type_id or identifier not in (None, record.identifier):
-                raise NotFoundError(f"uuid {uuid} is {record.type_id} {record.identifier!r}, not {type_id} {identifier!r}")
-            return record
-        if identifier is None:
-            raise TypeError("load needs an identifier or a uuid")
-        record = self.metadata.get(type_id, identifier, version)
-        if record is None:
-            raise self._not_found(type_id, identifier, version)
-        return record
-
-    def _record_for(self, uuid: str) -> ComponentRecord:
-        record = self.metadata.get_by_uuid(uuid)
-        if record is None:
-            raise NotFoundError(f"no component with uuid {uuid} in {mask_uri(self.settings.uri)}")
-        return record
-
-    def _not_found(self, type_id: str, identifier: str, version: int | None) -> NotFoundError:
-        versions = self.metadata.versions(type_id, identifier)
-        if versions:
-            return NotFoundError(f"{type_id} {identifier!r} has no version {version}; versions: {versions}", versions)
-        existing = self.metadata.identifiers(type_id)
-        return NotFoundError(
-            f"no {type_id} named {identifier!r}; existing {type_id}s: {', '.join(existing) or '(none)'}", existing
-        )
-
-    def _materialize(self, record: ComponentRecord) -> Component:
-        cls = import_class_path(record.class_path)
-        kwargs: dict[str, Any] = {}
-        for name, value in record.params.items():
-            kwargs[name] = self._load_reference(value) if is_reference(value) else value
-        for artifact in record.artifacts:
-            kwargs[artifact.name] = self._read_artifact(record, artifact)
-        component = cls(record.identifier, **kwargs)
-        component.version, component.uuid, component.db = record.version, record.uuid, self
-        return component
-
-    def _load_reference(self, value: str) -> Component:
-        reference = parse_reference(value)
-        return self.load(reference.type_id, uuid=reference.uuid)
-
-    def _read_artifact(self, record: ComponentRecord, artifact: ArtifactRef) -> object:
-        what = f"{artifact.name!r} of {record.type_id} {record.identifier!r} version {record.version} (sha256 {artifact.sha256})"
-        with _scratch_file(artifact.size) as spool:
-            try:
-                source = self.artifacts.open(artifact.sha256)
-            except NotFoundError as exc:
-                raise NotFoundError(f"artifact {what} is missing from the artifact store") from exc
-            with source:
-                copy_verified(source, spool, artifact.sha256, what, CHUNK_SIZE)  # type: ignore[arg-type]
-            spool.seek(0)
-            return get_serializer(artifact.serializer).load(spool)  # type: ignore[arg-type]
-
-    def _load_for_cache(self, uuid: str) -> tuple[Any, int]:
-        record = self._record_for(uuid)
-        return self._materialize(record), sum(a.size for a in record.artifacts)
-
-    # -- show / remove -------------------------------------------------------------------------
+        return self.registry.record(type_id, identifier, version=version, uuid=uuid)
 
     def show(self, type_id: str | None = None, identifier: str | None = None) -> Any:
         """``{type_id: [identifiers]}``; or one type's identifiers; or one identifier's versions."""
-        if type_id is None:
-            return {t: self.metadata.identifiers(t) for t in self.metadata.type_ids()}
-        if identifier is None:
-            return self.metadata.identifiers(type_id)
-        versions = self.metadata.versions(type_id, identifier)
-        if not versions:
-            raise self._not_found(type_id, identifier, None)
-        return versions
+        return self.registry.show(type_id, identifier)
 
     def remove(self, type_id: str, identifier: str, version: int | None = None, force: bool = False) -> list[ComponentRecord]:
         """Remove one version (or every version) and free artifacts nobody uses any more.
@@ -272,72 +127,147 @@ class Datalayer:
         Refuses with :class:`DependencyError` while another component depends on it, unless
         ``force``. Never prompts. Returns the removed records.
         """
-        if version is None:
-            records = [self.record(type_id, identifier, v) for v in self.show(type_id, identifier)]
-        else:
-            records = [self.record(type_id, identifier, version)]
-        uuids = [r.uuid for r in records]
-        dependents = self.metadata.dependents(uuids)
-        if dependents and not force:
-            names = ", ".join(f"{d.type_id} {d.identifier!r} v{d.version}" for d in dependents)
-            raise DependencyError(f"cannot remove {type_id} {identifier!r}: {names} depend on it; remove those first or pass force=True")
-        self.metadata.delete(uuids)
-        for uuid in uuids:
-            self.models.discard(uuid)
-        self._free_artifacts({a.sha256 for r in records for a in r.artifacts})
-        return records
-
-    def _free_artifacts(self, candidates: set[str]) -> None:
-        for sha256 in candidates:
-            if self.metadata.artifact_references(sha256) == 0:
-                self.artifacts.delete(sha256)
+        removed = self.registry.remove(type_id, identifier, version=version, force=force)
+        for record in removed:
+            self.executor.discard(record.uuid)
+        return removed
 
     def collect_garbage(self) -> set[str]:
         """Delete stored artifacts that no record refers to (left by an interrupted apply/remove)."""
-        orphans = self.artifacts.list() - self.metadata.referenced_artifacts()
-        self._free_artifacts(orphans)
-        return orphans
+        return self.registry.collect_garbage()
+
+    def changes(self, since: int = 0, limit: int = 1000) -> list[ChangeEvent]:
+        """What changed after change ``since`` (applies, removals), oldest first, at most ``limit``."""
+        return self.registry.changes(since, limit)
+
+    def resolve(self, target: str | Selector) -> Resolved:
+        """The version a reference string or selector means now."""
+        selector = Selector.from_reference(target) if isinstance(target, str) else target
+        return self.resolver.resolve(selector)
+
+    def _materialize(self, record: ComponentRecord) -> Component:
+        return self.registry.materialize(record, self._bind)
+
+    def _bind(self, reference: str) -> Component:
+        parsed = parse_reference(reference)
+        return self.load(parsed.type_id, uuid=parsed.uuid)
+
+    def _load_model(self, uuid: str) -> tuple[Component, int]:
+        record = self.registry.record_by_uuid(uuid)
+        return self._materialize(record), sum(a.size for a in record.artifacts)
 
     # -- compute -------------------------------------------------------------------------------
 
     def compute(
         self,
-        reference: str,
+        target: str | Selector,
         method: str,
         args: Sequence[object] = (),
         kwargs: dict[str, object] | None = None,
         *,
         wait: bool = True,
         timeout: float | None = None,
+        key: str | None = None,
+        priority: str | None = None,
+        queue: str | None = None,
     ) -> Any:
-        """Run ``method(*args, **kwargs)`` of the component ``reference`` pins, on this Datalayer's compute.
+        """Run ``method(*args, **kwargs)`` of the component ``target`` names, on this Datalayer's compute.
 
-        Returns the result, or with ``wait=False`` a handle whose ``.result(timeout)`` waits for it.
+        ``target`` is a reference string (pinned) or a selector (an alias is resolved now, once).
+        Returns the result, or with ``wait=False`` a :class:`~superlite.compute.base.ResultHandle`
+        whose ``.result(timeout)`` waits for it and whose ``.answered_by`` says which version ran.
+        ``timeout`` also sets the task's deadline, so a worker that gets to it later skips it.
         """
-        handle = self.compute_backend.submit(Task(reference, method, tuple(args), dict(kwargs or {})))
+        task = self._task(target, method, args, kwargs, timeout=timeout, key=key, priority=priority, queue=queue)
+        handle = self.compute_backend.submit(task)
         return handle.result(timeout) if wait else handle
 
-    def compute_batches(self, reference: str, method: str, items: list[Any], *, chunk_size: int | None = None, timeout: float | None = None) -> list[Any]:
-        """Split ``items`` into chunks, run ``method(chunk)`` on each in parallel, and join in order."""
+    async def acompute(
+        self,
+        target: str | Selector,
+        method: str,
+        args: Sequence[object] = (),
+        kwargs: dict[str, object] | None = None,
+        *,
+        timeout: float | None = None,
+        key: str | None = None,
+        priority: str | None = None,
+        queue: str | None = None,
+    ) -> Any:
+        """:meth:`compute` for asyncio callers: awaits the answer without blocking the event loop."""
+        selector = Selector.from_reference(target) if isinstance(target, str) else target
+        if not selector.pinned:
+            selector = await asyncio.to_thread(self._pin, selector)
+        task = self._task(selector, method, args, kwargs, timeout=timeout, key=key, priority=priority, queue=queue)
+        handle = await self.compute_backend.asubmit(task)
+        return await handle.aresult(timeout)
+
+    def _pin(self, selector: Selector) -> Selector:
+        resolved = self.resolver.resolve(selector)
+        return Selector(resolved.type_id, resolved.identifier, uuid=resolved.uuid, version=resolved.version)
+
+    def compute_batches(
+        self,
+        target: str | Selector,
+        method: str,
+        items: Sequence[Any],
+        *,
+        chunk_size: int | None = None,
+        kwargs: dict[str, object] | None = None,
+        timeout: float | None = None,
+        key: str | None = None,
+        priority: str | None = None,
+        queue: str | None = None,
+    ) -> list[Any]:
+        """Split ``items`` into chunks, run ``method(chunk, **kwargs)`` on each in parallel, join in order.
+
+        The target is resolved once, so every chunk is answered by the same version.
+        """
+        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+            raise ValueError(f"chunk_size must be a positive int, not {chunk_size!r}")
+        items = list(items)
+        template = self._task(target, method, (), kwargs, timeout=timeout, key=key, priority=priority, queue=queue)
         size = chunk_size or max(1, -(-len(items) // self.compute_backend.parallelism))
-        tasks = [Task(reference, method, (items[i : i + size],)) for i in range(0, len(items), size)]
+        tasks = [
+            Task(template.target, method, (items[i : i + size],), template.kwargs, template.options)
+            for i in range(0, len(items), size)
+        ]
         results: list[Any] = []
         for handle in self.compute_backend.submit_many(tasks):
             results.extend(handle.result(timeout))  # type: ignore[arg-type]
         return results
 
-    def execute(self, task: Task) -> Any:
-        """Run ``task`` in this process, with the model taken from the uuid-keyed model cache."""
-        model = self.models.get(parse_reference(task.reference).uuid)
-        return getattr(model, task.method)(*task.args, **task.kwargs)
+    def _task(
+        self,
+        target: str | Selector,
+        method: str,
+        args: Sequence[object],
+        kwargs: dict[str, object] | None,
+        *,
+        timeout: float | None,
+        key: str | None,
+        priority: str | None,
+        queue: str | None,
+    ) -> Task:
+        options = TaskOptions(
+            priority=priority,
+            queue=queue,
+            deadline=None if timeout is None else time.time() + timeout,
+            routing_key=key,
+        )
+        return Task(self.resolve(target), method, tuple(args), dict(kwargs or {}), options)
+
+    def submit(self, task: Task) -> ResultHandle:
+        """Hand a ready-made task to the compute stack (what :meth:`compute` does after resolving)."""
+        return self.compute_backend.submit(task)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop compute and release store connections."""
+        """Stop compute, drop loaded models and release store connections."""
         self.compute_backend.close()
-        self.artifacts.close()
-        self.metadata.close()
+        self.executor.close()
+        self.registry.close()
 
     def __enter__(self) -> Datalayer:
         return self
@@ -349,27 +279,20 @@ class Datalayer:
         return f"Datalayer(uri={mask_uri(self.settings.uri)!r}, compute={self.compute_backend.name!r})"
 
 
-def _scratch_file(size: int) -> IO[bytes]:
-    """A temporary file for ``size`` bytes: in memory when small, straight on disk when large."""
-    if size > SPOOL_BYTES:
-        return tempfile.TemporaryFile()
-    return tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # type: ignore[return-value]
-
-
 def connect(uri: str | None = None, *, artifacts: str | None = None, broker: str | None = None, **options: object) -> Datalayer:
     """Open a :class:`Datalayer`.
 
     ``uri`` names the database (default ``$SUPERLITE_URI``, else a SQLite file under
     ``./.superlite/``); ``artifacts`` a separate artifact store such as ``file:///path``
     (default: the same database); ``broker`` a Celery broker such as ``redis://…``
-    (default ``$SUPERLITE_BROKER``, else in-process compute). With a broker, ``queue``,
-    ``timeout``, ``parallelism``, ``result_backend``, ``result_expires`` and
-    ``visibility_timeout`` tune remote compute (see ``docs/workers.md``).
+    (default ``$SUPERLITE_BROKER``, else in-process compute). ``options`` are those of
+    :class:`~superlite.config.StoreOptions`, :class:`~superlite.config.CacheOptions` and
+    :class:`~superlite.config.CeleryOptions`; an unknown or mistyped one is an error.
     """
     return open_datalayer(Settings.resolve(uri, artifacts=artifacts, broker=broker, **options))
 
 
-def open_datalayer(settings: Settings) -> Datalayer:
+def open_datalayer(settings: Settings, *, wrappers: Sequence[Wrapper] = ()) -> Datalayer:
     """Open a :class:`Datalayer` from complete ``settings`` (no environment fallback).
 
     A worker uses it to open its own, in-process Datalayer: ``connect(broker=None)`` would fall
@@ -377,13 +300,12 @@ def open_datalayer(settings: Settings) -> Datalayer:
     """
     bundle = open_database(settings)
     artifact_store = bundle.artifacts
-    if settings.artifacts:
-        bundle.artifacts.close()
-        artifact_store = open_artifact_store(settings.artifacts, settings)
     try:
-        return Datalayer(settings, bundle.metadata, artifact_store)
+        if settings.artifacts:
+            bundle.artifacts.close()
+            artifact_store = open_artifact_store(settings.artifacts, settings)
+        return Datalayer(settings, Registry(settings, bundle.metadata, artifact_store), wrappers=wrappers)
     except BaseException:
         bundle.metadata.close()
         artifact_store.close()
         raise
-

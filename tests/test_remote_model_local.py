@@ -39,7 +39,7 @@ def test_scenario_two_apply_then_predict_through_compute(db):
     applied = db.apply(model)
     assert applied is model and model.version == 0 and model.db is db
     assert model.predict(4) == 16
-    assert calls == [(model.reference, "predict")]
+    assert calls == [(model.selector, "predict")]
     assert model.predict_batches(list(range(10))) == [x * x for x in range(10)]
 
 

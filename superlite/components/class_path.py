@@ -7,9 +7,9 @@ found again after a restart; when it cannot be, the error says which class and w
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from superlite.common.imports import resolve
 from superlite.errors import StoredClassImportError
 
 
@@ -20,11 +20,7 @@ def class_path(cls: type) -> str:
 
 def import_class_path(path: str) -> Any:
     """The object a class path names; :class:`StoredClassImportError` naming it if it moved."""
-    module_name, _, qualname = path.partition(":")
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        raise StoredClassImportError(path, module_name, exc) from exc
-    return target
+        return resolve(path)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise StoredClassImportError(path, path.partition(":")[0], exc) from exc

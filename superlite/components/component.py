@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from superlite.common.json_values import json_value
 from superlite.components.class_path import class_path
 from superlite.components.reference import Reference
-from superlite.errors import SerializationError, SuperliteError
+from superlite.errors import SuperliteError
 
 if TYPE_CHECKING:
     from superlite.datalayer import Datalayer
@@ -55,19 +56,22 @@ class Component:
     """Something stored, versioned and loaded by the Datalayer.
 
     ``identifier`` is the user's name; ``version`` (0, 1, 2, …) and ``uuid`` are assigned by
-    :meth:`~superlite.datalayer.Datalayer.apply`. Subclasses set ``type_id`` and list their
-    artifact fields in ``artifact_fields`` (field name -> serializer name).
+    :meth:`~superlite.datalayer.Datalayer.apply`. Subclasses set ``type_id``, list their
+    artifact fields in ``artifact_fields`` (field name -> serializer name) and the methods that
+    compute may call in ``servable_methods``.
+
+    A component holds what it is, not where it lives: it keeps no reference to a Datalayer
+    (only the :class:`~superlite.components.remote.RemoteModel` proxy does, being a handle).
     """
 
     type_id: ClassVar[str] = "component"
     artifact_fields: ClassVar[Mapping[str, str]] = {}
+    #: Methods ``db.compute`` may call on this component, in-process or on a worker.
+    servable_methods: ClassVar[frozenset[str]] = frozenset()
 
     identifier: str
     version: int | None = field(default=None, kw_only=True, compare=False)
     uuid: str | None = field(default=None, kw_only=True, compare=False)
-
-    #: The Datalayer this component was applied to or loaded from (None when detached).
-    db: ClassVar[Datalayer | None] = None
 
     @classmethod
     def class_path(cls) -> str:
@@ -96,18 +100,9 @@ class Component:
             elif isinstance(value, Component):
                 encoded.children[f.name] = value
             else:
-                encoded.params[f.name] = _check_json(self, f.name, value)
+                encoded.params[f.name] = json_value(
+                    value,
+                    f"field {f.name!r} of {type(self).__qualname__}",
+                    "; list it in artifact_fields to store it as an artifact",
+                )
         return encoded
-
-
-def _check_json(component: Component, name: str, value: object) -> object:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_check_json(component, name, item) for item in value]
-    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
-        return {key: _check_json(component, name, item) for key, item in value.items()}
-    raise SerializationError(
-        f"field {name!r} of {type(component).__qualname__} holds a {type(value).__qualname__}, which is not "
-        f"JSON; list it in artifact_fields to store it as an artifact"
-    )

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from superlite.components.component import Component, transient
 
 
 @dataclass
 class Model(Component):
-    """A component with ``predict(x)`` and ``predict_batches(xs)``.
+    """A component with ``predict(x)`` and ``predict_batches(xs, **options)``.
 
     Constructing any model with ``serve=True`` returns a
     :class:`~superlite.components.remote.RemoteModel` proxy around it instead: it predicts
     locally until the model is applied to a Datalayer, and through ``db.compute`` after.
+    Subclasses may accept options in ``predict_batches`` (``TorchModel`` takes ``progress``);
+    a proxy passes its caller's options through to them.
     """
 
     type_id = "model"
+    servable_methods: ClassVar[frozenset[str]] = frozenset({"predict", "predict_batches"})
 
     serve: bool = transient(False, kw_only=True)
 

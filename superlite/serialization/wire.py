@@ -61,13 +61,17 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any
 
+from superlite.common.imports import find_loaded
 from superlite.errors import SerializationError
+from superlite.extensions import ExtensionPoint
 
 #: Entry-point group through which plugins register :class:`WireType` objects.
 GROUP = "superlite.wire_types"
+
+#: The wire types plugins register (none are built in: built-in types are handled by the codec).
+WIRE_TYPES = ExtensionPoint(GROUP, {})
 
 #: Name of the kombu serializer (``task_serializer`` / ``result_serializer`` in Celery).
 SERIALIZER = "superlite-json"
@@ -98,18 +102,8 @@ class WireType:
 
     def resolved_types(self) -> tuple[type, ...]:
         """The classes in ``types`` that exist in this process now (without importing anything)."""
-        found: list[type] = []
-        for entry in self.types:
-            if isinstance(entry, type):
-                found.append(entry)
-                continue
-            module_name, _, qualname = entry.partition(":")
-            target: Any = sys.modules.get(module_name)
-            for part in qualname.split(".") if target is not None else ():
-                target = getattr(target, part, None)
-            if isinstance(target, type):
-                found.append(target)
-        return tuple(found)
+        found = (entry if isinstance(entry, type) else find_loaded(entry) for entry in self.types)
+        return tuple(target for target in found if isinstance(target, type))
 
 
 class _Unsupported(Exception):
@@ -155,18 +149,14 @@ class WireCodec:
         with self._lock:
             if self._entry_points_loaded:
                 return
-            for ep in entry_points(group=GROUP):
-                if ep.name in self._by_tag:
-                    continue
-                try:
-                    wire_type = ep.load()
-                except Exception as exc:
-                    raise SerializationError(f"wire type {ep.name!r} ({ep.value}) cannot be loaded: {exc}") from exc
-                if not isinstance(wire_type, WireType) or wire_type.tag != ep.name:
-                    raise SerializationError(
-                        f"entry point {ep.name!r} = {ep.value} in group {GROUP} must be a WireType with tag {ep.name!r}"
-                    )
-                self._by_tag[ep.name] = wire_type
+            try:
+                loaded = WIRE_TYPES.load_all()
+            except Exception as exc:
+                raise SerializationError(f"a wire type of entry-point group {GROUP!r} cannot be loaded: {exc}") from exc
+            for tag, wire_type in loaded.items():
+                if not isinstance(wire_type, WireType) or wire_type.tag != tag:
+                    raise SerializationError(f"entry point {tag!r} in group {GROUP} must be a WireType with tag {tag!r}")
+                self._by_tag.setdefault(tag, wire_type)
             self._entry_points_loaded = True
 
     def wire_types(self) -> list[str]:

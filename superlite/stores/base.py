@@ -74,6 +74,40 @@ class ComponentRecord:
 
 
 @dataclass(frozen=True)
+class ChangeEvent:
+    """One entry of the change feed: something that changed in the registry, in commit order.
+
+    ``id`` grows with every change and events become visible in ``id`` order (a reader that saw
+    event ``n`` never later finds a new event below ``n``). ``kind`` is ``"apply"`` (a record was
+    inserted) or ``"remove"`` (a record was deleted); later releases add kinds, so readers skip
+    kinds they do not know. ``payload`` holds extra JSON facts about the change.
+    """
+
+    id: int
+    kind: str
+    type_id: str
+    identifier: str
+    uuid: str | None = None
+    version: int | None = None
+    payload: Mapping[str, object] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """Where a database's superlite schema stands: its revision, this release's, and the steps between."""
+
+    current: str | None
+    head: str
+    pending: tuple[str, ...] = ()
+
+    @property
+    def up_to_date(self) -> bool:
+        """Whether no migration step is pending."""
+        return not self.pending
+
+
+@dataclass(frozen=True)
 class StoreBundle:
     """What opening a database URI yields: its metadata store and its default artifact store."""
 

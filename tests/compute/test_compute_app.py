@@ -16,7 +16,7 @@ from superlite.serialization.wire import CONTENT_TYPE, SERIALIZER
 
 
 def settings(broker: str, **options: object) -> Settings:
-    return Settings(uri="postgresql://app:dbs3cret@db/models", broker=broker, options=options)
+    return Settings(uri="postgresql://app:dbs3cret@db/models", broker=broker).with_options(**options)
 
 
 def test_app_is_configured_for_safe_remote_predictions() -> None:
@@ -58,7 +58,7 @@ def test_task_name_is_explicit() -> None:
 
 def test_importing_superlite_does_not_import_celery() -> None:
     code = (
-        "import sys, superlite, superlite.compute.celery, superlite.compute.registry\n"
+        "import sys, superlite, superlite.compute.celery, superlite.compute.pipeline\n"
         "assert 'celery' not in sys.modules and 'kombu' not in sys.modules, sorted(sys.modules)\n"
         "superlite.compute.celery.open_celery_compute\n"
         "assert 'celery' in sys.modules\n"

@@ -66,7 +66,7 @@ SCENARIO_3 = textwrap.dedent(
             "answers": answers,
             "has_original": [by_name.has_original, by_uuid.has_original],
             "artifacts_opened": opened,
-            "models_cached_here": db.models.keys(),
+            "models_cached_here": db.executor.models.keys(),
             "pid": __import__("os").getpid(),
         }))
     """

@@ -12,6 +12,7 @@ import pytest
 from kombu import serialization
 
 from superlite.errors import SerializationError
+from superlite.extensions import invalidate_caches
 from superlite.serialization.wire import (
     CONTENT_TYPE,
     SERIALIZER,
@@ -146,12 +147,17 @@ def test_entry_point_group_registers_plugin_types(tmp_path: Path, monkeypatch: p
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: wire-plugin-for-tests\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[superlite.wire_types]\ntest.kelvin = wire_plugin_for_tests:KELVIN\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    import wire_plugin_for_tests
+    invalidate_caches()
+    try:
+        import wire_plugin_for_tests
 
-    codec = WireCodec()
-    assert "test.kelvin" in codec.wire_types()
-    decoded = WireCodec().loads(codec.dumps([wire_plugin_for_tests.Kelvin(300)]))
-    assert isinstance(decoded[0], wire_plugin_for_tests.Kelvin) and decoded[0].k == 300
+        codec = WireCodec()
+        assert "test.kelvin" in codec.wire_types()
+        decoded = WireCodec().loads(codec.dumps([wire_plugin_for_tests.Kelvin(300)]))
+        assert isinstance(decoded[0], wire_plugin_for_tests.Kelvin) and decoded[0].k == 300
+    finally:
+        monkeypatch.undo()
+        invalidate_caches()
 
 
 def test_pre_encoded_values_are_written_as_they_are(codec: WireCodec) -> None:

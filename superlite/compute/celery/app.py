@@ -4,17 +4,9 @@ One app per :class:`~superlite.datalayer.Datalayer` (or per worker process), nev
 one. Callers and workers build it from the same settings, so they agree on the task name,
 the codec, the queue and the result backend.
 
-Options read from ``settings.options`` (``superlite.connect(..., queue="gpu")``):
-
-``queue``               queue tasks are sent to (default :data:`DEFAULT_QUEUE`)
-``result_backend``      where results go (default: the broker itself for Redis, ``rpc://``
-                        for RabbitMQ, which returns results on a reply queue of the caller's
-                        own connection, so nothing is left behind on the broker)
-``result_expires``      seconds a result is kept in Redis when nobody reads it
-                        (default :data:`DEFAULT_RESULT_EXPIRES`)
-``visibility_timeout``  Redis only: seconds after which a task taken by a worker that vanished
-                        (crash, SIGKILL of the whole worker) is delivered again
-                        (default :data:`DEFAULT_VISIBILITY_TIMEOUT`)
+Its options are :class:`~superlite.config.CeleryOptions` (``superlite.connect(..., queue="gpu")``).
+With RabbitMQ, results come back on ``rpc://``: a reply queue of the caller's own connection, so
+nothing is left behind on the broker.
 """
 
 from __future__ import annotations
@@ -24,7 +16,8 @@ from typing import Any
 
 from celery import Celery
 
-from superlite.config import Settings, mask_uri, uri_scheme
+from superlite.common.uris import mask_uri, uri_scheme
+from superlite.config import Settings
 from superlite.errors import ComputeError
 from superlite.serialization.wire import (
     CONTENT_TYPE,
@@ -35,15 +28,6 @@ from superlite.serialization.wire import (
 #: The one task superlite workers run, by explicit name so callers and workers agree across versions.
 TASK_NAME = "superlite.execute"
 
-#: Queue used when the settings name none.
-DEFAULT_QUEUE = "superlite"
-
-#: Seconds an unread result stays in Redis.
-DEFAULT_RESULT_EXPIRES = 600
-
-#: Redis only: seconds before a task whose worker vanished is delivered again.
-DEFAULT_VISIBILITY_TIMEOUT = 120
-
 #: Seconds to wait when opening a connection to the broker or the result backend.
 CONNECT_TIMEOUT = 2.0
 
@@ -52,14 +36,13 @@ _REDIS_SCHEMES = ("redis", "rediss")
 
 def queue_name(settings: Settings) -> str:
     """The queue tasks of ``settings`` go to."""
-    return str(settings.options.get("queue") or DEFAULT_QUEUE)
+    return settings.celery.queue
 
 
 def result_backend(settings: Settings) -> str:
     """The result backend URL: explicit option, else Redis itself, else ``rpc://`` (RabbitMQ)."""
-    explicit = settings.options.get("result_backend")
-    if explicit:
-        return str(explicit)
+    if settings.celery.result_backend:
+        return settings.celery.result_backend
     if uri_scheme(settings.broker or "") in _REDIS_SCHEMES:
         return str(settings.broker)
     return "rpc://"
@@ -67,7 +50,7 @@ def result_backend(settings: Settings) -> str:
 
 def visibility_timeout(settings: Settings) -> float:
     """Redis visibility timeout in seconds (see the module docstring)."""
-    return float(settings.options.get("visibility_timeout") or DEFAULT_VISIBILITY_TIMEOUT)
+    return settings.celery.visibility_timeout
 
 
 def _transport_options(settings: Settings) -> Mapping[str, Any]:
@@ -109,7 +92,7 @@ def build_app(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         # Celery keeps results a day by default; every prediction would pile up in Redis.
         # Callers read results within seconds, so keep unread ones only briefly.
-        result_expires=int(settings.options.get("result_expires") or DEFAULT_RESULT_EXPIRES),
+        result_expires=settings.celery.result_expires,
         # No STARTED state and no task events: each would cost an extra broker/backend write
         # per prediction, and nothing in superlite reads them.
         task_track_started=False,

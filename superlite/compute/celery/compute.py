@@ -4,10 +4,7 @@ The hot path is one broker publish and one result wait, as for a bare Celery tas
 sends the pinned reference it already holds (no metadata query), arguments are encoded once,
 and Celery's ``repr`` of the arguments for its logs is replaced by the reference.
 
-Options read from ``settings.options`` besides those of :mod:`superlite.compute.celery.app`:
-``timeout`` (seconds to wait for a result when the caller gives none, default
-:data:`DEFAULT_TIMEOUT`) and ``parallelism`` (how many chunks ``predict_batches`` splits into,
-default :data:`DEFAULT_PARALLELISM`).
+Its options (``timeout``, ``parallelism``) are in :class:`~superlite.config.CeleryOptions`.
 """
 
 from __future__ import annotations
@@ -22,6 +19,7 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from kombu.exceptions import DecodeError, EncodeError
 
+from superlite.common.uris import mask_uri
 from superlite.compute.base import Compute, ResultHandle, Task
 from superlite.compute.celery.app import (
     CONNECT_TIMEOUT,
@@ -32,18 +30,13 @@ from superlite.compute.celery.app import (
     result_backend,
 )
 from superlite.compute.celery.envelope import unwrap
-from superlite.config import Settings, mask_uri
+from superlite.compute.celery.protocol import wire_options
+from superlite.config import Settings
 from superlite.errors import ComputeError, SerializationError
-from superlite.serialization.wire import CODEC, PreEncoded
+from superlite.serialization.wire import PreEncoded
 
 if TYPE_CHECKING:
-    from superlite.datalayer import Datalayer
-
-#: Seconds to wait for a result when the caller gives no timeout.
-DEFAULT_TIMEOUT = 300.0
-
-#: How many chunks ``predict_batches`` splits its inputs into when the caller gives no chunk size.
-DEFAULT_PARALLELISM = 8
+    from superlite.compute.executor import Executor
 
 #: Redis and rpc:// results arrive by pub/sub or reply queue, without polling. A polling result
 #: backend (set with ``result_backend=``) is asked every 50 ms, not Celery's default 500 ms,
@@ -61,7 +54,8 @@ FORGET_BATCH = 100
 class CeleryResult(ResultHandle):
     """The pending answer of one task sent to Celery workers."""
 
-    def __init__(self, compute: CeleryCompute, async_result: AsyncResult) -> None:
+    def __init__(self, compute: CeleryCompute, task: Task, async_result: AsyncResult) -> None:
+        self.task = task
         self._compute = compute
         self._async = async_result
 
@@ -93,8 +87,8 @@ class CeleryCompute(Compute):
         self.settings = settings
         self.app = build_app(settings)
         self.queue = queue_name(settings)
-        self.default_timeout = float(settings.options.get("timeout") or DEFAULT_TIMEOUT)
-        self.parallelism = int(settings.options.get("parallelism") or DEFAULT_PARALLELISM)
+        self.default_timeout = settings.celery.timeout
+        self.parallelism = settings.celery.parallelism
         self.broker = mask_uri(settings.broker)
         self.backend = mask_uri(result_backend(settings))
         self._read_keys: list[bytes] = []
@@ -108,30 +102,26 @@ class CeleryCompute(Compute):
 
     def submit(self, task: Task) -> ResultHandle:
         """Publish ``task`` to the queue and return at once."""
-        return CeleryResult(self, self._send(task, None))
+        return CeleryResult(self, task, self._send(task, None))
 
     def submit_many(self, tasks: Sequence[Task]) -> list[ResultHandle]:
         """Publish several tasks over one producer connection."""
         try:
             with self.app.producer_or_acquire() as producer:
-                return [CeleryResult(self, self._send(task, producer)) for task in tasks]
+                return [CeleryResult(self, task, self._send(task, producer)) for task in tasks]
         except (ComputeError, SerializationError):
             raise
         except Exception as exc:
             raise self._unreachable(exc) from exc
 
     def _send(self, task: Task, producer: Any) -> AsyncResult:
-        args = (
-            task.reference,
-            task.method,
-            PreEncoded(CODEC.to_json_value(list(task.args))),
-            PreEncoded(CODEC.to_json_value(dict(task.kwargs))),
-        )
+        args, kwargs = task.encoded
+        options = task.options
         try:
             return self.app.send_task(
                 TASK_NAME,
-                args=args,
-                queue=self.queue,
+                args=(task.reference, task.method, PreEncoded(args), PreEncoded(kwargs), wire_options(task)),
+                queue=options.queue or self.queue,
                 producer=producer,
                 argsrepr=f"({task.reference!r}, {task.method!r}, ...)",
                 kwargsrepr="{}",
@@ -233,6 +223,6 @@ class CeleryCompute(Compute):
         self.app.close()
 
 
-def open_celery_compute(settings: Settings, datalayer: Datalayer) -> CeleryCompute:
-    """Entry point of the compute registry for ``redis://``, ``amqp://`` and friends brokers."""
+def open_celery_compute(settings: Settings, executor: Executor) -> CeleryCompute:
+    """The ``superlite.compute`` backend for ``redis://``, ``amqp://`` and friends (see :mod:`superlite.compute.pipeline`)."""
     return CeleryCompute(settings)

@@ -16,12 +16,11 @@ from typing import Any
 
 from celery import Celery
 
-from superlite.compute.base import Task
 from superlite.compute.celery.app import TASK_NAME
 from superlite.compute.celery.envelope import failure, success
-from superlite.config import Settings
+from superlite.compute.celery.protocol import task_from_message
+from superlite.config import CacheOptions, Settings
 from superlite.datalayer import Datalayer, open_datalayer
-from superlite.errors import ConfigurationError
 from superlite.serialization.wire import CODEC, PreEncoded
 
 logger = logging.getLogger("superlite.worker")
@@ -34,8 +33,7 @@ class WorkerState:
     """
 
     def __init__(self, settings: Settings, *, cache_mb: float | None, cache_items: int | None) -> None:
-        cache = {"cache_mb": cache_mb, "cache_items": cache_items}
-        self.settings = replace(settings, broker=None, options={**settings.options, **cache})
+        self.settings = replace(settings, broker=None, cache=CacheOptions(cache_mb=cache_mb, cache_items=cache_items))
         self._db: Datalayer | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
@@ -59,12 +57,13 @@ class WorkerState:
             self._db = None
             self._pid = None
 
-    def run(self, reference: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def run(
+        self, reference: str, method: str, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any] | None
+    ) -> dict[str, Any]:
         """Run one task and return its envelope (the result, or what went wrong)."""
         try:
-            if method.startswith("_"):
-                raise ConfigurationError(f"refusing to call private method {method!r} of {reference}")
-            result = self.datalayer().execute(Task(reference, method, tuple(args), kwargs))
+            task = task_from_message(reference, method, args, kwargs, options)
+            result = self.datalayer().executor.execute(task)
             return success(PreEncoded(CODEC.to_json_value(result)))
         except Exception as exc:
             logger.warning("%s of %s failed: %s: %s", method, reference, type(exc).__name__, exc)
@@ -75,8 +74,10 @@ def register_task(app: Celery, state: WorkerState) -> Any:
     """Register ``superlite.execute`` on ``app``, running on ``state``'s Datalayer."""
 
     @app.task(name=TASK_NAME, shared=False)
-    def execute(reference: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def execute(
+        reference: str, method: str, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Run ``method(*args, **kwargs)`` of the model ``reference`` pins; return its envelope."""
-        return state.run(reference, method, args, kwargs)
+        return state.run(reference, method, args, kwargs, options)
 
     return execute

@@ -19,6 +19,7 @@ from typing import Any
 
 from celery import signals
 
+from superlite.common.uris import mask_uri, uri_scheme
 from superlite.compute.celery.app import (
     build_app,
     check_broker,
@@ -26,8 +27,7 @@ from superlite.compute.celery.app import (
     visibility_timeout,
 )
 from superlite.compute.celery.tasks import WorkerState, register_task
-from superlite.config import Settings, mask_uri, uri_scheme
-from superlite.datalayer import DEFAULT_CACHE_ITEMS
+from superlite.config import CacheOptions, Settings
 from superlite.serialization.wire import CODEC
 
 logger = logging.getLogger("superlite.worker")
@@ -45,7 +45,7 @@ def run_worker(
     concurrency: int | None = None,
     queues: Sequence[str] = (),
     cache_mb: float | None = DEFAULT_CACHE_MB,
-    cache_items: int | None = DEFAULT_CACHE_ITEMS,
+    cache_items: int | None = CacheOptions.cache_items,
     loglevel: str = "INFO",
     pool: str = "prefork",
 ) -> int:

@@ -11,8 +11,6 @@ from superlite.config import Settings
 from superlite.stores.base import StoreBundle
 from superlite.stores.sql.artifacts import SQLArtifactStore
 from superlite.stores.sql.engine import (
-    BUSY_TIMEOUT,
-    CONNECT_TIMEOUT,
     SharedEngine,
     create_store_engine,
     reporting,
@@ -26,8 +24,8 @@ __all__ = ["SQLArtifactStore", "SQLMetadataStore", "open_sql_stores"]
 def open_sql_stores(settings: Settings) -> StoreBundle:
     """Connect to ``settings.uri``, create superlite's tables if missing, and return both stores.
 
-    ``settings.options`` may carry ``connect_timeout`` (seconds to wait for the server, default
-    5) and ``busy_timeout`` (seconds a SQLite writer waits for another, default 60). The
+    ``settings.store`` gives ``connect_timeout`` (seconds to wait for the server) and
+    ``busy_timeout`` (seconds a SQLite writer waits for another). The
     bundle's ``extra["engine"]`` is the SQLAlchemy engine both stores share; it is disposed
     when both stores are closed.
 
@@ -37,8 +35,8 @@ def open_sql_stores(settings: Settings) -> StoreBundle:
     """
     engine = create_store_engine(
         settings.uri,
-        connect_timeout=float(settings.options.get("connect_timeout", CONNECT_TIMEOUT)),  # type: ignore[arg-type]
-        busy_timeout=float(settings.options.get("busy_timeout", BUSY_TIMEOUT)),  # type: ignore[arg-type]
+        connect_timeout=settings.store.connect_timeout,
+        busy_timeout=settings.store.busy_timeout,
     )
     try:
         with reporting(engine):

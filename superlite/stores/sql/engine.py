@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
+from superlite.common.uris import mask_uri
 from superlite.errors import ConfigurationError, StoreUnavailableError
 
 #: Seconds a connection attempt may take before the store reports the database unreachable.
@@ -59,7 +60,7 @@ def normalize_url(uri: str) -> URL:
 
 def masked(url: URL) -> str:
     """``url`` as text with its password hidden, safe for messages and logs."""
-    return url.render_as_string(hide_password=True)
+    return mask_uri(url.render_as_string(hide_password=False))
 
 
 def create_store_engine(

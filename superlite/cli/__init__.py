@@ -1,0 +1,10 @@
+"""The ``superlite`` command line: one module per group of commands, all on :data:`main`.
+
+``app`` holds the group and what every command shares (``--uri``, error reporting, JSON output);
+each other module adds its commands to the group when imported here.
+"""
+
+from superlite.cli import components, worker  # noqa: F401  (they register their commands)
+from superlite.cli.app import main
+
+__all__ = ["main"]

@@ -1,0 +1,4 @@
+"""Small mechanisms every layer shares, one per module: URIs, JSON values, imports, retries, leases.
+
+Nothing here imports another part of superlite (``errors`` aside), so any layer may use it.
+"""

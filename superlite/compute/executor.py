@@ -1,0 +1,99 @@
+"""The executor: where a task finally runs, in this process, on a model from a uuid-keyed cache.
+
+In-process compute and every Celery worker use the same :class:`Executor`, so a prediction
+behaves the same wherever it runs: the same allow-list of servable methods, the same identity
+check of the reference against the stored record, the same deadline check, the same cache.
+
+Calls that a running model makes to other models (a pipeline's steps, an ensemble's members)
+are *nested*: :func:`executing` tells compute backends that the current thread is inside a
+task, so in-process compute runs them inline instead of queueing them behind their parent on
+the same thread pool (where a full pool would wait for itself for ever).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import partial
+from typing import Any
+
+from superlite.components.component import Component
+from superlite.components.remote import RemoteModel
+from superlite.compute.base import Task
+from superlite.compute.cache import ModelCache, measure_size
+from superlite.config import CacheOptions
+from superlite.errors import ComputeError, NotFoundError
+
+_EXECUTING: ContextVar[bool] = ContextVar("superlite_executing", default=False)
+
+
+def executing() -> bool:
+    """Whether the current thread is running a task (so a compute call from here is nested)."""
+    return _EXECUTING.get()
+
+
+@contextmanager
+def _inside_task() -> Iterator[None]:
+    token = _EXECUTING.set(True)
+    try:
+        yield
+    finally:
+        _EXECUTING.reset(token)
+
+
+class Executor:
+    """Runs tasks in this process on models loaded through ``load(uuid) -> (component, size)``.
+
+    Loaded models stay in :attr:`models`, an LRU cache bounded by ``options``. A loaded
+    composite's children are proxies (handles to other cache entries), so they are not counted
+    in its size.
+    """
+
+    def __init__(self, load: Callable[[str], tuple[Component, int]], options: CacheOptions) -> None:
+        self.models: ModelCache[Component] = ModelCache(
+            load,
+            max_bytes=None if options.cache_mb is None else int(options.cache_mb * 2**20),
+            max_items=options.cache_items,
+            measure=partial(measure_size, stop_types=(RemoteModel,)),
+        )
+
+    def execute(self, task: Task) -> Any:
+        """Run ``task`` here and return what the method returned (its exception propagates).
+
+        Refuses, before running anything, a method the component does not declare servable (a
+        :class:`Task` already refused private ones), a reference whose type or identifier differ
+        from the stored record's, and a task whose deadline has passed.
+        """
+        remaining = task.options.remaining()
+        if remaining is not None and remaining < 0:
+            raise ComputeError(
+                f"request {task.options.request_id} for {task.method} of {task.reference} reached the executor "
+                f"{-remaining:.3f} s after its deadline; it was not run"
+            )
+        model = self.models.get(task.target.uuid)
+        self._check_identity(model, task)
+        if task.method not in model.servable_methods:
+            allowed = ", ".join(sorted(model.servable_methods)) or "(none)"
+            raise ComputeError(
+                f"{task.method!r} is not a servable method of {model.type_id} {model.identifier!r}; servable: {allowed}"
+            )
+        with _inside_task():
+            return getattr(model, task.method)(*task.args, **task.kwargs)
+
+    @staticmethod
+    def _check_identity(model: Component, task: Task) -> None:
+        target = task.target
+        if (model.type_id, model.identifier) != (target.type_id, target.identifier):
+            raise NotFoundError(
+                f"uuid {target.uuid} is {model.type_id} {model.identifier!r}, not {target.type_id} "
+                f"{target.identifier!r}: the reference {task.reference} is inconsistent"
+            )
+
+    def discard(self, uuid: str) -> None:
+        """Forget the loaded model of ``uuid`` (after a removal)."""
+        self.models.discard(uuid)
+
+    def close(self) -> None:
+        """Drop every loaded model."""
+        self.models.clear()

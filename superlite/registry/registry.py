@@ -1,0 +1,215 @@
+"""The Registry: component records, their versions and artifacts, removal and garbage collection.
+
+It sits on the two stores and knows nothing of compute. :meth:`Registry.store` turns an encoded
+component (whose children are already stored) into the next version, or returns the latest
+version when the content is identical; :meth:`Registry.materialize` turns a record back into a
+component. Every change is also written to the store's change feed (:meth:`Registry.changes`),
+in the same transaction, for whoever follows it.
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from datetime import datetime, timezone
+from typing import Any
+
+from superlite.common.retry import retry
+from superlite.common.uris import mask_uri
+from superlite.components.class_path import import_class_path
+from superlite.components.component import Component, Encoded
+from superlite.components.reference import is_reference
+from superlite.config import Settings
+from superlite.errors import DependencyError, NotFoundError, VersionConflictError
+from superlite.registry.artifacts import ArtifactPipeline
+from superlite.serialization.hashing import canonical_json_hash
+from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
+
+#: How many times ``store`` tries when concurrent writers keep taking the version it chose.
+APPLY_RETRIES = 50
+
+#: Upper bound of the random pause before retry ``n`` is ``n`` times this (seconds).
+APPLY_BACKOFF = 0.005
+
+
+class Registry:
+    """Stores, finds and removes component versions in a metadata store and an artifact store."""
+
+    def __init__(self, settings: Settings, metadata: MetadataStore, artifacts: ArtifactStore) -> None:
+        self.settings = settings
+        self.metadata = metadata
+        self.artifacts = artifacts
+        self.pipeline = ArtifactPipeline(artifacts)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def store(self, encoded: Encoded, children: Mapping[str, Component]) -> ComponentRecord:
+        """Store ``encoded`` whose ``children`` (by field) are stored already; return its record.
+
+        Identical content to the latest version returns that version; anything else becomes the
+        next version. Safe when several processes store the same identifier at once.
+        """
+        params = {**encoded.params, **{name: child.reference for name, child in children.items()}}
+        dependencies = tuple(child.uuid for child in children.values() if child.uuid is not None)
+        with ExitStack() as spools:
+            staged = [self.pipeline.stage(name, serializer, obj, spools) for name, (serializer, obj) in encoded.artifacts.items()]
+            for artifact in staged:
+                self.pipeline.upload(artifact)
+            artifacts = tuple(artifact.ref for artifact in staged)
+            content_hash = canonical_json_hash(
+                {
+                    "class_path": encoded.class_path,
+                    "params": params,
+                    "artifacts": {a.name: a.sha256 for a in artifacts},
+                    "dependencies": sorted(dependencies),
+                }
+            )
+            record = self._insert_next_version(encoded, params, artifacts, dependencies, content_hash)
+            # A concurrent remove may have freed bytes this record now refers to (they existed, so
+            # they were not uploaded again): put them back. Re-applying also repairs lost artifacts.
+            for artifact in staged:
+                self.pipeline.upload(artifact)
+        return record
+
+    def _insert_next_version(
+        self,
+        encoded: Encoded,
+        params: dict[str, object],
+        artifacts: tuple[Any, ...],
+        dependencies: tuple[str, ...],
+        content_hash: str,
+    ) -> ComponentRecord:
+        def attempt() -> ComponentRecord:
+            latest = self.metadata.get(encoded.type_id, encoded.identifier)
+            if latest is not None and latest.content_hash == content_hash:
+                return latest
+            record = ComponentRecord(
+                uuid=str(uuid_module.uuid4()),
+                type_id=encoded.type_id,
+                identifier=encoded.identifier,
+                version=0 if latest is None else latest.version + 1,
+                class_path=encoded.class_path,
+                params=params,
+                content_hash=content_hash,
+                artifacts=artifacts,
+                dependencies=dependencies,
+                created_at=datetime.now(timezone.utc),
+            )
+            self.metadata.insert(record)
+            return record
+
+        try:
+            return retry(
+                attempt,
+                attempts=APPLY_RETRIES,
+                retry_if=lambda exc: isinstance(exc, VersionConflictError),
+                backoff=APPLY_BACKOFF,
+            )
+        except VersionConflictError:
+            raise VersionConflictError(
+                f"could not find a free version for {encoded.type_id} {encoded.identifier!r} after "
+                f"{APPLY_RETRIES} attempts: too many concurrent applies; retry"
+            ) from None
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def record(
+        self, type_id: str, identifier: str | None = None, version: int | None = None, uuid: str | None = None
+    ) -> ComponentRecord:
+        """The stored record of one component version (the latest unless ``version``/``uuid`` say)."""
+        if uuid is not None:
+            record = self.record_by_uuid(uuid)
+            if record.type_id != type_id or identifier not in (None, record.identifier):
+                raise NotFoundError(f"uuid {uuid} is {record.type_id} {record.identifier!r}, not {type_id} {identifier!r}")
+            return record
+        if identifier is None:
+            raise TypeError("a record is found by identifier or by uuid; give one of them")
+        record = self.metadata.get(type_id, identifier, version)
+        if record is None:
+            raise self.not_found(type_id, identifier, version)
+        return record
+
+    def record_by_uuid(self, uuid: str) -> ComponentRecord:
+        """The record with this uuid; :class:`NotFoundError` when there is none."""
+        record = self.metadata.get_by_uuid(uuid)
+        if record is None:
+            raise NotFoundError(f"no component with uuid {uuid} in {mask_uri(self.settings.uri)}")
+        return record
+
+    def not_found(self, type_id: str, identifier: str, version: int | None) -> NotFoundError:
+        """The error for a missing identifier or version, listing what does exist."""
+        versions = self.metadata.versions(type_id, identifier)
+        if versions:
+            return NotFoundError(f"{type_id} {identifier!r} has no version {version}; versions: {versions}", versions)
+        existing = self.metadata.identifiers(type_id)
+        return NotFoundError(
+            f"no {type_id} named {identifier!r}; existing {type_id}s: {', '.join(existing) or '(none)'}", existing
+        )
+
+    def show(self, type_id: str | None = None, identifier: str | None = None) -> Any:
+        """``{type_id: [identifiers]}``; or one type's identifiers; or one identifier's versions."""
+        if type_id is None:
+            return {t: self.metadata.identifiers(t) for t in self.metadata.type_ids()}
+        if identifier is None:
+            return self.metadata.identifiers(type_id)
+        versions = self.metadata.versions(type_id, identifier)
+        if not versions:
+            raise self.not_found(type_id, identifier, None)
+        return versions
+
+    def materialize(self, record: ComponentRecord, bind: Callable[[str], Component]) -> Component:
+        """Rebuild the component ``record`` describes, its artifacts read and verified.
+
+        ``bind(reference)`` gives what a child reference becomes (a proxy, for models).
+        """
+        cls = import_class_path(record.class_path)
+        kwargs: dict[str, Any] = {}
+        for name, value in record.params.items():
+            kwargs[name] = bind(value) if is_reference(value) else value
+        for artifact in record.artifacts:
+            kwargs[artifact.name] = self.pipeline.read(record, artifact)
+        component: Component = cls(record.identifier, **kwargs)
+        component.version, component.uuid = record.version, record.uuid
+        return component
+
+    def changes(self, since: int = 0, limit: int = 1000) -> list[ChangeEvent]:
+        """Change events after ``since``, oldest first (see :class:`~superlite.stores.base.ChangeEvent`)."""
+        return self.metadata.changes(since, limit)
+
+    # -- removing ------------------------------------------------------------------------------
+
+    def remove(self, type_id: str, identifier: str, version: int | None = None, force: bool = False) -> list[ComponentRecord]:
+        """Remove one version (or every version) and free artifacts nobody uses any more.
+
+        Refuses with :class:`DependencyError` while another component depends on it, unless
+        ``force``. Returns the removed records.
+        """
+        if version is None:
+            records = [self.record(type_id, identifier, v) for v in self.show(type_id, identifier)]
+        else:
+            records = [self.record(type_id, identifier, version)]
+        uuids = [r.uuid for r in records]
+        dependents = self.metadata.dependents(uuids)
+        if dependents and not force:
+            names = ", ".join(f"{d.type_id} {d.identifier!r} v{d.version}" for d in dependents)
+            raise DependencyError(f"cannot remove {type_id} {identifier!r}: {names} depend on it; remove those first or pass force=True")
+        self.metadata.delete(uuids)
+        self._free_artifacts({a.sha256 for r in records for a in r.artifacts})
+        return records
+
+    def _free_artifacts(self, candidates: set[str]) -> None:
+        for sha256 in candidates:
+            if self.metadata.artifact_references(sha256) == 0:
+                self.artifacts.delete(sha256)
+
+    def collect_garbage(self) -> set[str]:
+        """Delete stored artifacts that no record refers to (left by an interrupted apply/remove)."""
+        orphans = self.artifacts.list() - self.metadata.referenced_artifacts()
+        self._free_artifacts(orphans)
+        return orphans
+
+    def close(self) -> None:
+        """Release both stores' connections."""
+        self.artifacts.close()
+        self.metadata.close()
