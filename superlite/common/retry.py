@@ -9,6 +9,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+#: The longest sleep between two attempts (seconds).
+MAX_SLEEP = 0.1
+
 
 def retry(
     operation: Callable[[], T],
@@ -16,18 +19,21 @@ def retry(
     attempts: int,
     retry_if: Callable[[BaseException], bool],
     backoff: float = 0.0,
+    budget: float | None = None,
 ) -> T:
     """Run ``operation``; when it raises an exception ``retry_if`` accepts, run it again.
 
-    At most ``attempts`` runs; the last failure propagates. Before run ``n`` (from 1) it sleeps a
-    random time up to ``backoff * n`` seconds, so racing processes spread out.
+    At most ``attempts`` runs, and none started after ``budget`` seconds; the last failure
+    propagates. Before run ``n`` (from 1) it sleeps a random time up to ``backoff * n`` seconds
+    (at most :data:`MAX_SLEEP`), so racing processes spread out.
     """
+    give_up = None if budget is None else time.monotonic() + budget
     for attempt in range(attempts - 1):
         try:
             return operation()
         except Exception as exc:
-            if not retry_if(exc):
+            if not retry_if(exc) or (give_up is not None and time.monotonic() >= give_up):
                 raise
         if backoff:
-            time.sleep(random.uniform(0, backoff * (attempt + 1)))
+            time.sleep(min(MAX_SLEEP, random.uniform(0, backoff * (attempt + 1))))
     return operation()

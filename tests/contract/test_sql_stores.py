@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import socket
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from superlite.stores.base import (
 from superlite.stores.registry import open_database
 from superlite.stores.sql import SQLArtifactStore, SQLMetadataStore, open_sql_stores
 from superlite.stores.sql.chunks import MySQLChunkIO, rechunk
-from superlite.stores.sql.engine import normalize_url
+from superlite.stores.sql.engine import create_store_engine, normalize_url
 from superlite.stores.sql.schema import meta
 from superlite.testing.fixtures import (
     make_record,
@@ -218,6 +219,39 @@ def test_sqlite_file_directory_is_created_and_uses_wal(tmp_path: Path) -> None:
         assert path.is_file()
     finally:
         _close(bundle)
+
+
+def test_sqlite_switches_to_wal_while_another_process_writes(tmp_path: Path) -> None:
+    """A new file whose write lock is held (by a process creating the tables) still opens in WAL.
+
+    SQLite refuses the switch at once, without its busy handler, while another connection writes;
+    the engine must wait for the writer instead of failing with "database is locked".
+    """
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE held (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO held VALUES (1)")
+    attempts: list[str] = []
+    engine = create_store_engine(f"sqlite:///{path}", busy_timeout=30)
+
+    def _trace(statement: str) -> None:
+        if statement == "PRAGMA journal_mode = WAL":
+            attempts.append(statement)
+            if len(attempts) == 2:  # the first was refused: let the writer finish now
+                other.execute("COMMIT")
+
+    @sa.event.listens_for(engine, "connect", insert=True)
+    def _watch(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(_trace)
+
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert len(attempts) == 2
+    finally:
+        engine.dispose()
+        other.close()
 
 
 def test_sqlite_in_memory() -> None:

@@ -47,7 +47,8 @@ class GridFSArtifactStore(ArtifactStore):
     """An :class:`~superlite.stores.base.ArtifactStore` in one GridFS bucket (see module docs)."""
 
     def __init__(self, connection: MongoConnection, bucket: str = DEFAULT_BUCKET) -> None:
-        self._connection = connection.acquire()
+        self._connection = connection
+        self._give_back = connection.leases.take()
         self._closed = False
         self._root = connection.database[bucket]
         self._files = self._root.files
@@ -132,7 +133,7 @@ class GridFSArtifactStore(ArtifactStore):
         """Release this store's share of the connection. Calling it twice is harmless."""
         if not self._closed:
             self._closed = True
-            self._connection.release()
+            self._give_back()
 
 
 def _started(files_id: object) -> datetime:

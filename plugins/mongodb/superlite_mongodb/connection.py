@@ -18,7 +18,8 @@ from mongomock.gridfs import enable_gridfs_integration
 from pymongo.errors import ConfigurationError as PyMongoConfigurationError
 from pymongo.errors import OperationFailure, PyMongoError
 
-from superlite.config import mask_uri, uri_scheme
+from superlite.common.leases import Leases
+from superlite.common.uris import mask_uri, uri_scheme
 from superlite.errors import ConfigurationError, StoreUnavailableError
 
 #: How long opening a ``mongodb://`` URI waits for a server before giving up.
@@ -43,30 +44,19 @@ class MongoConnection:
     """A client, the database a URI names, and what that deployment supports.
 
     ``transactions`` is True on replica sets and sharded clusters (multi-document transactions),
-    False on a standalone server and on mongomock. The stores sharing a connection each call
-    :meth:`acquire` once and :meth:`release` when closed; the client closes with the last one.
+    False on a standalone server and on mongomock. The stores sharing a connection each take a
+    lease from :attr:`leases` and give it back when closed; the client closes with the last one
+    (mongomock data survives).
     """
 
     client: Any
     database: Any
     transactions: bool
     description: str
-    _users: int = field(default=0, init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    leases: Leases = field(init=False)
 
-    def acquire(self) -> MongoConnection:
-        """Register one more user of this connection and return it."""
-        with self._lock:
-            self._users += 1
-        return self
-
-    def release(self) -> None:
-        """One user is done; close the client when none is left (mongomock data survives)."""
-        with self._lock:
-            self._users -= 1
-            last = self._users == 0
-        if last:
-            self.client.close()
+    def __post_init__(self) -> None:
+        self.leases = Leases(self.client.close)
 
 
 def open_connection(uri: str) -> MongoConnection:

@@ -13,12 +13,11 @@ any MongoDB tool, millisecond precision) plus its microseconds, so it reads back
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from superlite.errors import SerializationError
+from superlite.common.json_values import json_value
 from superlite.stores.base import ArtifactRef, ComponentRecord
 
 
@@ -49,13 +48,8 @@ def to_document(record: ComponentRecord) -> dict[str, Any]:
 
 
 def _json_values(record: ComponentRecord) -> dict[str, Any]:
-    try:
-        return json.loads(json.dumps(dict(record.params)))
-    except (TypeError, ValueError) as exc:
-        raise SerializationError(
-            f"cannot store {record.type_id} {record.identifier!r}: its parameters are not "
-            f"JSON-serializable ({exc})"
-        ) from None
+    where = f"cannot store {record.type_id} {record.identifier!r}: its parameters"
+    return json_value(dict(record.params), where)  # type: ignore[return-value]
 
 
 def from_document(document: Mapping[str, Any]) -> ComponentRecord:

@@ -51,7 +51,8 @@ class MongoMetadataStore(MetadataStore):
     """
 
     def __init__(self, connection: MongoConnection, prefix: str = DEFAULT_PREFIX) -> None:
-        self._connection = connection.acquire()
+        self._connection = connection
+        self._give_back = connection.leases.take()
         self._closed = False
         database = connection.database
         self._components = database[f"{prefix}components"]
@@ -195,4 +196,4 @@ class MongoMetadataStore(MetadataStore):
         """Release this store's share of the connection. Calling it twice is harmless."""
         if not self._closed:
             self._closed = True
-            self._connection.release()
+            self._give_back()

@@ -46,19 +46,21 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     token = uuid.uuid4().hex[:12]
     if request.param == "mongomock":
         name = f"test-{token}"
-        connection = open_connection(f"mongomock://{name}").acquire()
+        connection = open_connection(f"mongomock://{name}")
+        give_back = connection.leases.take()
         yield Backend(f"mongomock://{name}", connection, "superlite_")
-        connection.release()
+        give_back()
         forget_mongomock(name)
         return
     uri = server_uri()
-    connection = open_connection(uri).acquire()
+    connection = open_connection(uri)
+    give_back = connection.leases.take()
     prefix = f"t{token}_"
     yield Backend(uri, connection, prefix)
     for collection in connection.database.list_collection_names():
         if collection.startswith(prefix):
             connection.database.drop_collection(collection)
-    connection.release()
+    give_back()
 
 
 @pytest.fixture

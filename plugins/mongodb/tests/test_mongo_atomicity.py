@@ -26,8 +26,9 @@ class Interrupted(Exception):
 
 def without_transactions(connection: MongoConnection) -> MongoConnection:
     """The same client and database, taking the path of a deployment without transactions."""
-    # Acquired once more than the store releases, so closing the store leaves the shared client open.
-    return MongoConnection(connection.client, connection.database, False, connection.description).acquire()
+    copy = MongoConnection(connection.client, connection.database, False, connection.description)
+    copy.leases.take()  # one lease more than the store gives back: closing it leaves the shared client open
+    return copy
 
 
 def test_a_record_and_its_references_are_one_document(backend):

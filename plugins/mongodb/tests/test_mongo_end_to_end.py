@@ -48,11 +48,11 @@ class Weights:
 
 
 def _drop_superlite_collections(uri: str) -> None:
-    connection = open_connection(uri).acquire()
+    connection = open_connection(uri)
     for name in connection.database.list_collection_names():
         if name.startswith("superlite_"):
             connection.database.drop_collection(name)
-    connection.release()
+    connection.client.close()
 
 
 @pytest.fixture(params=["mongomock", "mongodb"])
@@ -127,6 +127,6 @@ def test_mongodb_metadata_with_file_artifacts(uri, tmp_path):
         assert not type(db.artifacts).__module__.startswith("superlite_mongodb")
         db.remove("model", "mixed")
         assert not db.artifacts.exists(sha)
-    connection = open_connection(uri).acquire()
+    connection = open_connection(uri)
     assert not any(name.startswith("superlite_artifacts") for name in connection.database.list_collection_names())
-    connection.release()
+    connection.client.close()

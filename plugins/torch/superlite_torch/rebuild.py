@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from superlite.common.json_values import is_json_value
 from superlite.components.class_path import class_path, import_class_path
 from superlite.errors import SerializationError, StoredClassImportError
 
@@ -55,7 +56,7 @@ def capture_args(module: nn.Module) -> dict[str, object]:
             missing.append(f"*{parameter.name}")
             continue
         value = getattr(module, parameter.name, _MISSING)
-        if _is_json(value):
+        if is_json_value(value):
             args[parameter.name] = value
         else:
             missing.append(parameter.name)
@@ -108,14 +109,6 @@ def _init_parameters(cls: type) -> list[inspect.Parameter]:
     return list(inspect.signature(cls).parameters.values())
 
 
-def _is_json(value: object) -> bool:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_is_json(item) for item in value)
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and _is_json(item) for key, item in value.items())
-    return False
 
 
 def _construct(cls: type[nn.Module], args: Mapping[str, object], *, meta: bool, reraise: bool = False) -> nn.Module | None:

@@ -7,11 +7,11 @@ registry opens ``sqlite://``, ``postgresql://``, ``mysql://`` and ``mariadb://``
 
 from __future__ import annotations
 
+from superlite.common.leases import Leases
 from superlite.config import Settings
 from superlite.stores.base import StoreBundle
 from superlite.stores.sql.artifacts import SQLArtifactStore
 from superlite.stores.sql.engine import (
-    SharedEngine,
     create_store_engine,
     reporting,
 )
@@ -44,9 +44,9 @@ def open_sql_stores(settings: Settings) -> StoreBundle:
     except BaseException:
         engine.dispose()
         raise
-    shared = SharedEngine(engine)
+    leases = Leases(engine.dispose)
     return StoreBundle(
-        metadata=SQLMetadataStore(engine, release=shared.lease()),
-        artifacts=SQLArtifactStore(engine, release=shared.lease()),
+        metadata=SQLMetadataStore(engine, release=leases.take()),
+        artifacts=SQLArtifactStore(engine, release=leases.take()),
         extra={"engine": engine},
     )

@@ -7,7 +7,7 @@ busy timeout, so several processes can write to one file: writers queue instead 
 
 from __future__ import annotations
 
-import threading
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
+from superlite.common.retry import retry
 from superlite.common.uris import mask_uri
 from superlite.errors import ConfigurationError, StoreUnavailableError
 
@@ -104,7 +105,7 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {milliseconds}")
         if not in_memory:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor, busy_timeout)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -118,32 +119,18 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
     return engine
 
 
-class SharedEngine:
-    """An engine used by several stores (a bundle's two), disposed when the last of them closes."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._holders = 0
-        self._lock = threading.Lock()
-
-    def lease(self) -> Callable[[], None]:
-        """Count one more user; return its release function (calling it again does nothing)."""
-        with self._lock:
-            self._holders += 1
-        released = False
-
-        def release() -> None:
-            nonlocal released
-            with self._lock:
-                if released:
-                    return
-                released = True
-                self._holders -= 1
-                last = self._holders == 0
-            if last:
-                self.engine.dispose()
-
-        return release
+def _enable_wal(cursor: Any, busy_timeout: float) -> None:
+    # Switching a new database file to WAL fails at once, busy handler or not, while another
+    # process holds its write lock (SQLite would otherwise deadlock), so wait for it here.
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    retry(
+        lambda: cursor.execute("PRAGMA journal_mode = WAL"),
+        attempts=sys.maxsize,
+        retry_if=lambda exc: "locked" in str(exc),
+        backoff=0.005,
+        budget=busy_timeout,
+    )
 
 
 def writer(engine: Engine) -> Engine:
@@ -167,13 +154,11 @@ def is_retryable(exc: BaseException) -> bool:
 
 def retrying(operation: Callable[[], T]) -> T:
     """Run ``operation`` (one whole transaction), again if it lost a deadlock."""
-    for _ in range(RETRIES - 1):
-        try:
-            return operation()
-        except sa.exc.DBAPIError as exc:
-            if not is_retryable(exc):
-                raise
-    return operation()
+    return retry(
+        operation,
+        attempts=RETRIES,
+        retry_if=lambda exc: isinstance(exc, sa.exc.DBAPIError) and is_retryable(exc),
+    )
 
 
 def unavailable(url: URL, exc: BaseException) -> StoreUnavailableError:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from superlite.errors import SerializationError, SuperliteError, VersionConflictError
+from superlite.common.json_values import json_value
+from superlite.errors import SuperliteError, VersionConflictError
 from superlite.stores.base import ArtifactRef, ComponentRecord, MetadataStore
 from superlite.stores.sql.engine import reporting, retrying, writer
 from superlite.stores.sql.schema import (
@@ -35,11 +35,8 @@ class SQLMetadataStore(MetadataStore):
     def insert(self, record: ComponentRecord) -> None:
         """Write the record, its artifact references and its dependencies in one transaction."""
         what = _describe(record)
-        try:
-            # Checked up front: each driver reports a bad value differently, some mid-statement.
-            json.dumps(dict(record.params), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise SerializationError(f"cannot store {what}: its parameters are not JSON values ({exc})") from None
+        # Checked up front: each driver reports a bad value differently, some mid-statement.
+        json_value(dict(record.params), f"cannot store {what}: its parameters")
         with reporting(self._engine):
             try:
                 retrying(lambda: self._insert(record))
