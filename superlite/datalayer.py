@@ -279,7 +279,14 @@ class Datalayer:
         return f"Datalayer(uri={mask_uri(self.settings.uri)!r}, compute={self.compute_backend.name!r})"
 
 
-def connect(uri: str | None = None, *, artifacts: str | None = None, broker: str | None = None, **options: object) -> Datalayer:
+def connect(
+    uri: str | None = None,
+    *,
+    artifacts: str | None = None,
+    broker: str | None = None,
+    wrappers: Sequence[Wrapper] = (),
+    **options: object,
+) -> Datalayer:
     """Open a :class:`Datalayer`.
 
     ``uri`` names the database (default ``$SUPERLITE_URI``, else a SQLite file under
@@ -288,8 +295,11 @@ def connect(uri: str | None = None, *, artifacts: str | None = None, broker: str
     (default ``$SUPERLITE_BROKER``, else in-process compute). ``options`` are those of
     :class:`~superlite.config.StoreOptions`, :class:`~superlite.config.CacheOptions` and
     :class:`~superlite.config.CeleryOptions`; an unknown or mistyped one is an error.
+    ``wrappers`` are stacked around the compute backend, the first innermost (see
+    :class:`~superlite.compute.base.ComputeWrapper`).
     """
-    return open_datalayer(Settings.resolve(uri, artifacts=artifacts, broker=broker, **options))
+    settings = Settings.resolve(uri, artifacts=artifacts, broker=broker, **options)
+    return open_datalayer(settings, wrappers=wrappers)
 
 
 def open_datalayer(settings: Settings, *, wrappers: Sequence[Wrapper] = ()) -> Datalayer:
