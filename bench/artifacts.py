@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from superlite import Datalayer, ObjectModel
 from superlite.config import Settings
+from superlite.registry import Registry
 from superlite.serialization.hashing import copy_verified
 from superlite.stores.base import CHUNK_SIZE, StoreBundle
 from superlite.stores.sql import open_sql_stores
@@ -211,7 +212,7 @@ def fresh_context(backend: str, data: bytes, sha256: str) -> Iterator[Context]:
         uri = stack.enter_context(isolated_database(backend, workdir))
         settings = Settings(uri=uri)
         stores = open_sql_stores(settings)
-        db = stack.enter_context(Datalayer(settings, stores.metadata, stores.artifacts))
+        db = stack.enter_context(Datalayer(settings, Registry(settings, stores.metadata, stores.artifacts)))
         engine: sa.Engine = stores.extra["engine"]  # type: ignore[assignment]
         raw_table.create(engine)
         yield Context(backend, stores, db, engine, workdir, data, sha256)

@@ -55,13 +55,14 @@ def fresh_database(uri: str, run: int) -> Iterator[tuple[str, MongoConnection]]:
     """A URI with no data behind it, and a connection to it; emptied again afterwards."""
     if uri_scheme(uri) == "mongomock":
         uri = f"{uri.rstrip('/')}-{run}"
-    connection = open_connection(uri).acquire()
+    connection = open_connection(uri)
+    give_back = connection.leases.take()
     _empty(connection)
     try:
         yield uri, connection
     finally:
         _empty(connection)
-        connection.release()
+        give_back()
         if uri_scheme(uri) == "mongomock":
             forget_mongomock(uri.partition("://")[2])
 
@@ -93,7 +94,7 @@ def one_run(uri: str, run: int, data: bytes, sha: str) -> dict[str, float]:
         times["raw put"] = timed(lambda: file_ids.append(raw.put(data, chunkSize=GRIDFS_CHUNK_SIZE)))
         times["raw get"] = timed(lambda: read_all(raw.get(file_ids[0])))
 
-        store = GridFSArtifactStore(connection.acquire())
+        store = GridFSArtifactStore(connection)
         pieces = [data[i : i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE)]
         times["store put"] = timed(lambda: store.put(sha, iter(pieces), len(data)))
         times["store open+read"] = timed(lambda: read_all(store.open(sha)))
