@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from superlite.common.uris import mask_uri
@@ -25,6 +26,7 @@ from superlite.compute.pipeline import Wrapper, open_compute
 from superlite.config import Settings
 from superlite.errors import ConfigurationError, DependencyError
 from superlite.registry import Lifecycle, Registry, Resolver
+from superlite.registry.deployment import Deployer, check_spec, read_spec
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
 from superlite.stores.registry import open_artifact_store, open_database
 
@@ -40,6 +42,7 @@ class Datalayer:
         self.registry = registry
         self.lifecycle = Lifecycle(registry)
         self.resolver = Resolver(registry, self.lifecycle)
+        self.deployer = Deployer(registry, self.lifecycle)
         self.executor = Executor(self._load_model, settings.cache)
         self.compute_backend: Compute = open_compute(settings, self.executor, wrappers)
 
@@ -196,6 +199,26 @@ class Datalayer:
     def rollback(self, type_id: str, identifier: str, alias: str, *, why: str | None = None) -> dict[str, object]:
         """End the alias's canary if one runs; otherwise move it back to its previous version."""
         return self.lifecycle.rollback(type_id, identifier, alias, why).to_dict()
+
+    def deploy(self, spec: str | Path | Mapping[str, Any], *, check: bool = False, why: str | None = None) -> dict[str, Any]:
+        """Bring aliases and canaries to what a deployment file (a path, or its parsed content) declares.
+
+        Every model and version must exist, or nothing changes. With ``check=True`` nothing
+        changes anyway: the answer lists the moves that would be made. Otherwise the moves are
+        made and the file is stored as the next version of the ``deployment`` component named by
+        its ``name``, so :meth:`rollback_deployment` can apply an earlier one again.
+        """
+        checked = check_spec(read_spec(spec) if isinstance(spec, (str, Path)) else spec)
+        if check:
+            moves = self.deployer.plan(checked)
+            return {"deployment": checked["name"], "version": None, "moves": [m.to_dict() for m in moves]}
+        deployment, moves = self.deployer.apply(checked, why)
+        stored = self.apply(deployment)
+        return {"deployment": stored.identifier, "version": stored.version, "moves": [m.to_dict() for m in moves]}
+
+    def rollback_deployment(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """Apply deployment ``name`` as it was at ``version`` (default: the version before the latest)."""
+        return self.deploy(self.deployer.rollback(name, version), why=f"rollback of deployment {name!r}")
 
     def resolve(self, target: str | Selector, key: str | None = None, *, split: bool = True) -> Resolved:
         """The version a reference string or selector means now, for a request with routing ``key``.

@@ -1,4 +1,4 @@
-"""``superlite alias|canary|promote|rollback``: move aliases, run canaries, roll back.
+"""``superlite alias|canary|promote|rollback|deploy``: move aliases, run canaries, roll back, deploy files.
 
 Every command acts on a model (``--type`` for other components) and prints the alias's new
 state as JSON; ``alias history`` prints the recorded changes, newest first.
@@ -110,3 +110,29 @@ def rollback(state: CliState, identifier: str, name: str, type_id: str, why: str
     """End alias NAME's canary if one runs; otherwise move it back to its previous version."""
     with state.datalayer() as db:
         echo_json(db.rollback(type_id, identifier, name, why=why))
+
+
+@main.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--check", is_flag=True, help="Validate FILE and print the moves it would make; change nothing.")
+@click.option("--rollback", "rollback_name", metavar="NAME", help="Apply deployment NAME as it was one version ago.")
+@click.option("--to-version", type=click.IntRange(min=0), help="With --rollback: the deployment version to apply.")
+@_WHY
+@click.pass_obj
+@reports_errors
+def deploy(
+    state: CliState, file: str | None, check: bool, rollback_name: str | None, to_version: int | None, why: str | None
+) -> None:
+    """Apply a deployment FILE (JSON or YAML): each model's aliases and canary, as declared.
+
+    Prints the moves made and the stored deployment version. See docs/lifecycle.md.
+    """
+    if (file is None) == (rollback_name is None):
+        raise click.UsageError("give a deployment FILE, or --rollback NAME")
+    if to_version is not None and rollback_name is None:
+        raise click.UsageError("--to-version goes with --rollback NAME")
+    with state.datalayer() as db:
+        if rollback_name is not None:
+            echo_json(db.rollback_deployment(rollback_name, to_version))
+        else:
+            echo_json(db.deploy(file, check=check, why=why))  # type: ignore[arg-type]
