@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 import superlite
 from superlite import ObjectModel
-
-
-def run_cli(*args: str, uri: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ}
-    env.pop("SUPERLITE_URI", None)
-    if uri is not None:
-        env["SUPERLITE_URI"] = uri
-    return subprocess.run([sys.executable, "-m", "superlite", *args], capture_output=True, text=True, env=env, timeout=120)
+from superlite.testing.cli import run_cli
 
 
 @pytest.fixture

@@ -67,9 +67,9 @@ class RemoteModel(Model):
 
     @property
     def uuid(self) -> str | None:  # type: ignore[override]
-        """The uuid that serves now (for an alias-following proxy, looked up now)."""
+        """The uuid that serves now (for an alias-following proxy, its target's, looked up now)."""
         if self.alias is not None and self.db is not None:
-            return self.db.resolve(self.selector).uuid
+            return self.db.resolve(self.selector, split=False).uuid
         return self._uuid
 
     @uuid.setter
@@ -78,9 +78,13 @@ class RemoteModel(Model):
 
     @property
     def version(self) -> int | None:  # type: ignore[override]
-        """The version that serves now (for an alias-following proxy, looked up now)."""
+        """The version that serves now (for an alias-following proxy, its target's, looked up now).
+
+        While a canary runs on the alias, some requests are answered by the canary version;
+        ``db.compute(..., wait=False).answered_by`` tells which one answered a request.
+        """
         if self.alias is not None and self.db is not None:
-            return self.db.resolve(self.selector).version
+            return self.db.resolve(self.selector, split=False).version
         return self._version
 
     @version.setter
@@ -101,7 +105,7 @@ class RemoteModel(Model):
         if self._original_model is None:
             if self.db is None or (self._uuid is None and self.alias is None):
                 raise SuperliteError(f"RemoteModel {self.identifier!r} holds no model and is not attached to a Datalayer")
-            self._original_model = self.db.load(self.type_id, uuid=self.db.resolve(self.selector).uuid, lazy=False)  # type: ignore[assignment]
+            self._original_model = self.db.load(self.type_id, uuid=self.db.resolve(self.selector, split=False).uuid, lazy=False)  # type: ignore[assignment]
         return self._original_model  # type: ignore[return-value]
 
     @original_model.setter

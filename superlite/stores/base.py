@@ -108,6 +108,73 @@ class SchemaStatus:
 
 
 @dataclass(frozen=True)
+class AliasState:
+    """Where one alias of one component points now: a target version, and maybe a canary.
+
+    ``uuid`` is the target version's uuid (so resolving an alias takes one read). While a canary
+    runs, ``canary_percent`` of requests (1–99) go to ``canary_version``. ``previous_version`` is
+    the target before the last move, which :meth:`~superlite.datalayer.Datalayer.rollback` restores.
+    ``revision`` grows with every change: writers compare it to detect a concurrent move.
+    """
+
+    type_id: str
+    identifier: str
+    alias: str
+    version: int
+    uuid: str
+    canary_version: int | None = None
+    canary_uuid: str | None = None
+    canary_percent: int = 0
+    previous_version: int | None = None
+    revision: int = 1
+    updated_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready view (used by ``db.aliases`` and the CLI)."""
+        view: dict[str, object] = {"version": self.version, "uuid": self.uuid}
+        if self.canary_version is not None:
+            view["canary"] = {"version": self.canary_version, "uuid": self.canary_uuid, "percent": self.canary_percent}
+        view["previous_version"] = self.previous_version
+        view["revision"] = self.revision
+        view["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
+        return view
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """One entry of an alias's history: what was done, from which state to which, by whom and why.
+
+    ``action`` is ``"set"``, ``"remove"``, ``"canary"``, ``"promote"`` or ``"rollback"``.
+    ``before``/``after`` are :meth:`AliasState.to_dict` views (None when the alias did not exist,
+    or no longer does). ``who`` names the process (user, host, pid).
+    """
+
+    type_id: str
+    identifier: str
+    alias: str
+    action: str
+    before: Mapping[str, object] | None
+    after: Mapping[str, object] | None
+    who: str
+    why: str | None = None
+    at: datetime | None = None
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready view."""
+        return {
+            "id": self.id,
+            "alias": self.alias,
+            "action": self.action,
+            "before": dict(self.before) if self.before is not None else None,
+            "after": dict(self.after) if self.after is not None else None,
+            "who": self.who,
+            "why": self.why,
+            "at": self.at.isoformat() if self.at else None,
+        }
+
+
+@dataclass(frozen=True)
 class StoreBundle:
     """What opening a database URI yields: its metadata store and its default artifact store."""
 
@@ -167,6 +234,28 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def referenced_artifacts(self) -> set[str]:
         """The SHA-256 of every artifact some record refers to (used to collect orphans)."""
+
+    @abc.abstractmethod
+    def aliases(self, type_id: str, identifier: str | None = None) -> list[AliasState]:
+        """The aliases of one identifier (or of every identifier of ``type_id``), sorted by name."""
+
+    @abc.abstractmethod
+    def alias(self, type_id: str, identifier: str, alias: str) -> AliasState | None:
+        """One alias's state, or None when it is not set."""
+
+    @abc.abstractmethod
+    def write_alias(self, change: AliasChange, state: AliasState | None, expected_revision: int) -> None:
+        """Set (``state``) or delete (``state is None``) one alias, and record ``change``, atomically.
+
+        Writes only if the alias's stored revision is still ``expected_revision`` (0: not set);
+        otherwise raises :class:`~superlite.errors.VersionConflictError`, so that two processes
+        moving one alias at once never lose a move: the loser re-reads and tries again. The
+        history entry and a change-feed event (kind ``"alias"``) are written with the state.
+        """
+
+    @abc.abstractmethod
+    def alias_history(self, type_id: str, identifier: str, alias: str | None = None, limit: int = 100) -> list[AliasChange]:
+        """The alias changes of one identifier (one alias's when given), newest first."""
 
     def close(self) -> None:
         """Release connections. Calling it twice is harmless."""

@@ -38,6 +38,8 @@ from superlite.errors import (
 )
 from superlite.stores.base import (
     CHUNK_SIZE,
+    AliasChange,
+    AliasState,
     ArtifactStore,
     ComponentRecord,
     MetadataStore,
@@ -79,7 +81,76 @@ def _race(count: int, work: Callable[[int], object]) -> list[BaseException | Non
     return outcomes
 
 
-class MetadataStoreContract:
+def _alias(version: int = 0, revision: int = 1, **changes: object) -> AliasState:
+    state = AliasState("model", "sentiment", "production", version, f"uuid-{version}", revision=revision)
+    return replace(state, **changes)  # type: ignore[arg-type]
+
+
+def _change(action: str = "set", after: AliasState | None = None) -> AliasChange:
+    return AliasChange(
+        "model", "sentiment", "production", action, None, after.to_dict() if after else None, "tester@host:1", "why not"
+    )
+
+
+class AliasStoreContract:
+    """What a metadata store must do with aliases: compare-and-set moves and a history."""
+
+    def test_set_read_and_list(self, metadata_store: MetadataStore) -> None:
+        state = _alias(3, previous_version=1)
+        metadata_store.write_alias(_change(after=state), state, 0)
+        stored = metadata_store.alias("model", "sentiment", "production")
+        assert stored is not None and replace(stored, updated_at=None) == replace(state, updated_at=None)
+        assert stored.updated_at is not None and stored.updated_at.tzinfo is not None
+        assert [s.alias for s in metadata_store.aliases("model", "sentiment")] == ["production"]
+        assert metadata_store.aliases("model", "other") == [] and metadata_store.alias("model", "x", "production") is None
+
+    def test_canary_fields_round_trip(self, metadata_store: MetadataStore) -> None:
+        state = _alias(3, canary_version=4, canary_uuid="uuid-4", canary_percent=10)
+        metadata_store.write_alias(_change("canary", state), state, 0)
+        stored = metadata_store.alias("model", "sentiment", "production")
+        assert stored is not None and (stored.canary_version, stored.canary_uuid, stored.canary_percent) == (4, "uuid-4", 10)
+
+    def test_move_needs_the_expected_revision(self, metadata_store: MetadataStore) -> None:
+        metadata_store.write_alias(_change(), _alias(0), 0)
+        with pytest.raises(VersionConflictError):
+            metadata_store.write_alias(_change(), _alias(1, revision=2), 0)
+        with pytest.raises(VersionConflictError):
+            metadata_store.write_alias(_change(), _alias(1, revision=3), 2)
+        metadata_store.write_alias(_change(), _alias(1, revision=2), 1)
+        assert metadata_store.alias("model", "sentiment", "production").version == 1  # type: ignore[union-attr]
+        assert len(metadata_store.alias_history("model", "sentiment")) == 2
+
+    def test_delete_needs_the_expected_revision(self, metadata_store: MetadataStore) -> None:
+        metadata_store.write_alias(_change(), _alias(0), 0)
+        with pytest.raises(VersionConflictError):
+            metadata_store.write_alias(_change("remove"), None, 5)
+        metadata_store.write_alias(_change("remove"), None, 1)
+        assert metadata_store.alias("model", "sentiment", "production") is None
+
+    def test_history_is_newest_first_and_filtered(self, metadata_store: MetadataStore) -> None:
+        first, second = _alias(0), _alias(1, revision=2)
+        metadata_store.write_alias(_change(after=first), first, 0)
+        metadata_store.write_alias(_change(after=second), second, 1)
+        staging = replace(_alias(0), alias="staging")
+        metadata_store.write_alias(replace(_change(after=staging), alias="staging"), staging, 0)
+        history = metadata_store.alias_history("model", "sentiment")
+        assert [(c.alias, c.after["version"] if c.after else None) for c in history] == [
+            ("staging", 0), ("production", 1), ("production", 0)
+        ]
+        assert [c.alias for c in metadata_store.alias_history("model", "sentiment", "production", limit=1)] == ["production"]
+        newest = history[0]
+        assert (newest.who, newest.why, newest.action) == ("tester@host:1", "why not", "set")
+        assert newest.at is not None and newest.at.tzinfo is not None
+
+    def test_concurrent_moves_have_one_winner_per_revision(self, metadata_store: MetadataStore) -> None:
+        metadata_store.write_alias(_change(), _alias(0), 0)
+        outcomes = _race(RACERS, lambda i: metadata_store.write_alias(_change(), _alias(i + 1, revision=2), 1))
+        assert sum(outcome is None for outcome in outcomes) == 1
+        assert all(outcome is None or isinstance(outcome, VersionConflictError) for outcome in outcomes)
+        assert len(metadata_store.alias_history("model", "sentiment")) == 2
+
+
+class MetadataStoreContract(AliasStoreContract):
     """What every :class:`~superlite.stores.base.MetadataStore` must do.
 
     Needs a ``metadata_store`` fixture: an empty store of the backend under test.

@@ -33,6 +33,7 @@ from superlite.errors import (
     VersionConflictError,
 )
 from superlite.stores.base import SCHEMA_VERSION, ComponentRecord, MetadataStore
+from superlite_mongodb.aliases import MongoAliases
 from superlite_mongodb.connection import MongoConnection
 from superlite_mongodb.documents import from_document, to_document
 
@@ -43,7 +44,7 @@ _VERSION_KEY = [("type_id", ASCENDING), ("identifier", ASCENDING), ("version", A
 _SCHEMA_ID = "schema"
 
 
-class MongoMetadataStore(MetadataStore):
+class MongoMetadataStore(MongoAliases, MetadataStore):
     """A :class:`~superlite.stores.base.MetadataStore` on a MongoDB (or mongomock) database.
 
     Opening checks the schema version (raising :class:`~superlite.errors.SchemaVersionError`
@@ -60,6 +61,7 @@ class MongoMetadataStore(MetadataStore):
         try:
             self._check_schema()
             self._create_indexes()
+            self._open_aliases(database, prefix)
         except BaseException:
             self.close()
             raise

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 from superlite.common.json_values import json_value
 from superlite.errors import SuperliteError, VersionConflictError
 from superlite.stores.base import ArtifactRef, ComponentRecord, MetadataStore
+from superlite.stores.sql.aliases import SQLAliases
 from superlite.stores.sql.engine import reporting, retrying, writer
 from superlite.stores.sql.schema import (
     component_artifacts,
@@ -20,7 +21,7 @@ from superlite.stores.sql.schema import (
 )
 
 
-class SQLMetadataStore(MetadataStore):
+class SQLMetadataStore(SQLAliases, MetadataStore):
     """A :class:`~superlite.stores.base.MetadataStore` on any database SQLAlchemy speaks.
 
     ``(type_id, identifier, version)`` is a unique constraint, so two processes that pick the

@@ -101,6 +101,38 @@ dependencies = sa.Table(
     sa.Index("ix_superlite_dependencies_depends_on", "depends_on"),
 )
 
+aliases = sa.Table(
+    "superlite_aliases",
+    metadata,
+    sa.Column("type_id", _name(), primary_key=True),
+    sa.Column("identifier", _name(), primary_key=True),
+    sa.Column("alias", _name(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("uuid", _name(64), nullable=False),
+    sa.Column("canary_version", sa.Integer, nullable=True),
+    sa.Column("canary_uuid", _name(64), nullable=True),
+    sa.Column("canary_percent", sa.Integer, nullable=False),
+    sa.Column("previous_version", sa.Integer, nullable=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+alias_history = sa.Table(
+    "superlite_alias_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("type_id", _name(), nullable=False),
+    sa.Column("identifier", _name(), nullable=False),
+    sa.Column("alias", _name(64), nullable=False),
+    sa.Column("action", _name(32), nullable=False),
+    sa.Column("before", sa.JSON, nullable=True),
+    sa.Column("after", sa.JSON, nullable=True),
+    sa.Column("who", sa.Text, nullable=False),
+    sa.Column("why", sa.Text, nullable=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_superlite_alias_history_name", "type_id", "identifier", "alias"),
+)
+
 artifacts = sa.Table(
     "superlite_artifacts",
     metadata,
