@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from mongo_support import record
+from superlite_mongodb.migrations import STEPS
 
 from superlite.errors import SchemaVersionError
-from superlite.stores.base import SCHEMA_VERSION
+
+SCHEMA_VERSION = len(STEPS)
 
 
 def test_a_new_database_records_the_current_schema(backend):
