@@ -50,7 +50,7 @@ def event_document(kind: str, record: Mapping[str, Any], payload: Mapping[str, o
         "uuid": record["_id"],
         "version": record["version"],
         "payload": dict(payload or {}),
-        "created_at": time.time(),
+        "created_at": datetime.now(UTC),
     }
 
 
@@ -144,5 +144,5 @@ def _change_event(document: Mapping[str, Any]) -> ChangeEvent:
         uuid=document.get("uuid"),
         version=document.get("version"),
         payload=document.get("payload", {}),
-        created_at=datetime.fromtimestamp(document["created_at"], UTC),
+        created_at=document["created_at"].replace(tzinfo=UTC),
     )
