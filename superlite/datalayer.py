@@ -24,7 +24,7 @@ from superlite.compute.base import Compute, ResultHandle, Task, TaskOptions
 from superlite.compute.executor import Executor
 from superlite.compute.pipeline import Wrapper, open_compute
 from superlite.config import Settings
-from superlite.errors import ConfigurationError, DependencyError
+from superlite.errors import ConfigurationError, DependencyError, SchemaVersionError
 from superlite.registry import Lifecycle, Registry, Resolver
 from superlite.registry.deployment import Deployer, check_spec, read_spec
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
@@ -394,6 +394,8 @@ def open_datalayer(settings: Settings, *, wrappers: Sequence[Wrapper] = ()) -> D
     bundle = open_database(settings)
     artifact_store = bundle.artifacts
     try:
+        if not settings.store.auto_upgrade:
+            _require_current_schema(settings, bundle.metadata)
         if settings.artifacts:
             bundle.artifacts.close()
             artifact_store = open_artifact_store(settings.artifacts, settings)
@@ -402,3 +404,14 @@ def open_datalayer(settings: Settings, *, wrappers: Sequence[Wrapper] = ()) -> D
         bundle.metadata.close()
         artifact_store.close()
         raise
+
+
+def _require_current_schema(settings: Settings, metadata: MetadataStore) -> None:
+    status = metadata.schema_status()
+    if not status.up_to_date:
+        uri = mask_uri(settings.uri)
+        raise SchemaVersionError(
+            f"the database {uri} is at superlite schema revision {status.current or '(none)'} but this "
+            f"release needs {status.head} (pending: {', '.join(status.pending)}), and auto_upgrade is off. "
+            f"Run `superlite db upgrade --uri {uri}`, or connect with auto_upgrade=True."
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
@@ -24,11 +25,11 @@ def filled(db_uri):
 def test_help_lists_commands():
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("show", "info", "remove", "predict"):
+    for command in ("show", "info", "remove", "predict", "db", "changes"):
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("command", ["show", "info", "remove", "predict"])
+@pytest.mark.parametrize("command", ["show", "info", "remove", "predict", "db", "changes"])
 def test_each_command_has_help(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0 and "Usage: superlite" in result.stdout
@@ -103,3 +104,34 @@ def test_model_whose_code_cannot_be_imported_names_the_module(db_uri):
     result = run_cli("predict", "by_reference", "--input", "1", uri=db_uri)
     assert result.returncode == 1
     assert "cannot be imported here: No module named 'test_cli'" in result.stderr
+
+
+def test_db_current_and_upgrade(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'fresh.db'}"
+    result = run_cli("--uri", uri, "db", "current")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["current: (empty database)", "head:    0003", "pending: 0001 0002 0003"]
+    result = run_cli("db", "upgrade", "--uri", uri)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "upgraded from (empty database) to 0003"
+    assert run_cli("--uri", uri, "db", "upgrade").stdout.splitlines()[0] == "already at 0003"
+    assert "pending: (none)" in run_cli("--uri", uri, "db", "current").stdout
+
+
+def test_db_current_of_a_newer_database_is_one_line_error(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'newer.db'}"
+    superlite.connect(uri).close()
+    with sqlite3.connect(tmp_path / "newer.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999'")
+    result = run_cli("--uri", uri, "db", "current")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and "revision 9999" in result.stderr
+
+
+def test_changes_prints_json_lines(filled):
+    lines = [json.loads(line) for line in run_cli("changes", uri=filled).stdout.splitlines()]
+    assert [(e["kind"], e["identifier"], e["version"]) for e in lines] == [
+        ("apply", "inc", 0), ("apply", "inc", 1), ("apply", "boom", 0)
+    ]
+    later = run_cli("changes", "--since", str(lines[0]["id"]), "--limit", "1", uri=filled).stdout.splitlines()
+    assert [json.loads(line)["id"] for line in later] == [lines[1]["id"]]

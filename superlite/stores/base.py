@@ -15,10 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
-#: Version of the metadata layout written by this release. A store refuses (with
-#: :class:`~superlite.errors.SchemaVersionError`) a database whose recorded version is higher.
-SCHEMA_VERSION = 1
-
 #: Size of the pieces artifacts are streamed in, both directions.
 CHUNK_SIZE = 8 * 1024 * 1024
 
@@ -77,9 +73,10 @@ class ComponentRecord:
 class ChangeEvent:
     """One entry of the change feed: something that changed in the registry, in commit order.
 
-    ``id`` grows with every change and events become visible in ``id`` order (a reader that saw
-    event ``n`` never later finds a new event below ``n``). ``kind`` is ``"apply"`` (a record was
-    inserted) or ``"remove"`` (a record was deleted); later releases add kinds, so readers skip
+    ``id`` grows with every change (it may skip numbers) and events become visible in ``id``
+    order (a reader that saw event ``n`` never later finds a new event below ``n``). ``kind`` is ``"apply"`` (a record was
+    inserted), ``"remove"`` (a record was deleted) or ``"alias"`` (an alias was set, moved or
+    removed; ``payload`` says which and how); later releases add kinds, so readers skip
     kinds they do not know. ``payload`` holds extra JSON facts about the change.
     """
 
@@ -188,7 +185,13 @@ class MetadataStore(abc.ABC):
 
     Implementations must make ``(type_id, identifier, version)`` unique and make
     :meth:`insert` atomic: the record, its artifact references and its dependencies are
-    written together or not at all.
+    written together or not at all. Every insert and delete also writes a
+    :class:`ChangeEvent` (``"apply"``, ``"remove"``) with the change, never without it.
+
+    Opening a store checks the database's schema: one written by a newer superlite is refused
+    with :class:`~superlite.errors.SchemaVersionError`; one that is behind is upgraded, unless
+    the ``auto_upgrade`` option is off, in which case it opens as it is and
+    :meth:`schema_status` lists what is pending.
     """
 
     @abc.abstractmethod
@@ -256,6 +259,28 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def alias_history(self, type_id: str, identifier: str, alias: str | None = None, limit: int = 100) -> list[AliasChange]:
         """The alias changes of one identifier (one alias's when given), newest first."""
+
+    @abc.abstractmethod
+    def changes(self, since: int = 0, limit: int = 1000) -> list[ChangeEvent]:
+        """The change events with an id above ``since``, in id order, at most ``limit`` of them.
+
+        Poll with the id of the last event seen to follow the feed: no event below it appears later.
+        """
+
+    @abc.abstractmethod
+    def last_change_id(self) -> int:
+        """An id to follow the feed from now on: ``changes(since=last_change_id())`` holds only later changes.
+
+        0 for a database where nothing changed yet.
+        """
+
+    @abc.abstractmethod
+    def schema_status(self) -> SchemaStatus:
+        """The database's schema revision, the newest this release knows, and the steps between."""
+
+    @abc.abstractmethod
+    def upgrade(self) -> SchemaStatus:
+        """Run the pending schema steps (one process at a time; a no-op when up to date), then report."""
 
     def close(self) -> None:
         """Release connections. Calling it twice is harmless."""

@@ -142,6 +142,19 @@ class AliasStoreContract:
         assert (newest.who, newest.why, newest.action) == ("tester@host:1", "why not", "set")
         assert newest.at is not None and newest.at.tzinfo is not None
 
+    def test_alias_moves_are_in_the_change_feed(self, metadata_store: MetadataStore) -> None:
+        since = metadata_store.last_change_id()
+        state = _alias(3)
+        metadata_store.write_alias(_change(after=state), state, 0)
+        with pytest.raises(VersionConflictError):
+            metadata_store.write_alias(_change(), _alias(4, revision=9), 0)
+        metadata_store.write_alias(_change("remove"), None, 1)
+        events = metadata_store.changes(since)
+        assert [(e.kind, e.uuid, e.version, e.payload["alias"], e.payload["action"]) for e in events] == [
+            ("alias", "uuid-3", 3, "production", "set"),
+            ("alias", None, None, "production", "remove"),
+        ]
+
     def test_concurrent_moves_have_one_winner_per_revision(self, metadata_store: MetadataStore) -> None:
         metadata_store.write_alias(_change(), _alias(0), 0)
         outcomes = _race(RACERS, lambda i: metadata_store.write_alias(_change(), _alias(i + 1, revision=2), 1))
@@ -347,6 +360,78 @@ class MetadataStoreContract(AliasStoreContract):
         """``close`` may be called more than once."""
         metadata_store.close()
         metadata_store.close()
+
+    # -- schema ----------------------------------------------------------------------------------
+
+    def test_schema_is_up_to_date_after_open(self, metadata_store: MetadataStore) -> None:
+        """A newly opened store is at the newest revision; upgrading again changes nothing."""
+        status = metadata_store.schema_status()
+        assert status.up_to_date and status.pending == ()
+        assert status.current == status.head
+        assert metadata_store.upgrade() == status
+
+    # -- change feed -----------------------------------------------------------------------------
+
+    def test_empty_feed(self, metadata_store: MetadataStore) -> None:
+        """Before any change the feed is empty and its last id is 0."""
+        assert metadata_store.changes() == []
+        assert metadata_store.last_change_id() == 0
+
+    def test_insert_and_delete_write_events_in_order(self, metadata_store: MetadataStore) -> None:
+        """Each insert writes an "apply" event and each deleted record a "remove" event, ids rising."""
+        before = datetime.now(UTC)
+        first, second = make_record(version=0), make_record(version=1)
+        metadata_store.insert(first)
+        metadata_store.insert(second)
+        metadata_store.delete([first.uuid, "no-such-uuid"])
+        events = metadata_store.changes()
+        seen = [(e.kind, e.type_id, e.identifier, e.uuid, e.version) for e in events]
+        assert seen == [
+            ("apply", "model", "sentiment", first.uuid, 0),
+            ("apply", "model", "sentiment", second.uuid, 1),
+            ("remove", "model", "sentiment", first.uuid, 0),
+        ]
+        assert [e.id for e in events] == sorted({e.id for e in events})
+        for event in events:
+            assert event.created_at is not None and abs(event.created_at - before) < timedelta(minutes=5)
+        assert metadata_store.last_change_id() >= events[-1].id
+        assert metadata_store.changes(since=metadata_store.last_change_id()) == []
+
+    def test_changes_page_with_since_and_limit(self, metadata_store: MetadataStore) -> None:
+        """``since`` skips what was read, ``limit`` caps a page; paging visits every event once."""
+        for version in range(5):
+            metadata_store.insert(make_record(version=version))
+        pages, since = [], 0
+        while page := metadata_store.changes(since=since, limit=2):
+            pages.append([event.version for event in page])
+            since = page[-1].id
+        assert pages == [[0, 1], [2, 3], [4]]
+        assert metadata_store.changes(since=since) == []
+
+    def test_refused_writes_leave_no_event(self, metadata_store: MetadataStore) -> None:
+        """A version conflict, a duplicate uuid, bad parameters or an unknown delete write no event."""
+        first = make_record()
+        metadata_store.insert(first)
+        mark = metadata_store.changes()[-1].id
+        with pytest.raises(VersionConflictError):
+            metadata_store.insert(make_record(params={"other": True}))
+        with pytest.raises(SuperliteError):
+            metadata_store.insert(make_record(version=1, uuid=first.uuid))
+        with pytest.raises(SerializationError):
+            metadata_store.insert(make_record("bad", params={"callback": object()}))
+        metadata_store.delete(["no-such-uuid"])
+        assert metadata_store.changes(since=mark) == []
+        metadata_store.insert(make_record(version=1))
+        assert [(e.kind, e.version) for e in metadata_store.changes(since=mark)] == [("apply", 1)]
+
+    def test_concurrent_writers_get_distinct_rising_ids(self, metadata_store: MetadataStore) -> None:
+        """Racing inserts each write one event; ids are unique and the feed lists them in id order."""
+        records = [make_record(f"racer-{i}") for i in range(RACERS)]
+        outcomes = _race(RACERS, lambda i: metadata_store.insert(records[i]))
+        assert outcomes == [None] * RACERS
+        events = metadata_store.changes()
+        assert sorted(e.uuid for e in events) == sorted(r.uuid for r in records)
+        assert [e.id for e in events] == sorted({e.id for e in events})
 
 
 class _FailingStream:

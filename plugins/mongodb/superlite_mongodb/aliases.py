@@ -1,7 +1,8 @@
 """Aliases in MongoDB: one document per alias, compare-and-set on its revision, and a history.
 
 The alias document is the source of truth and every move is one conditional single-document
-write, atomic on every deployment. The history entry is written right after it, numbered from a
+write, atomic on every deployment, made through the change feed (which writes its ``alias``
+event with it, see :mod:`superlite_mongodb.changes`). The history entry is written right after it, numbered from a
 counter document: a process that dies between the two writes leaves the move without its
 history entry, never a history entry without its move.
 """
@@ -23,14 +24,12 @@ _HISTORY_COUNTER = "alias_history"
 class MongoAliases:
     """The alias part of :class:`~superlite_mongodb.metadata.MongoMetadataStore`."""
 
+    _feed: Any  # the store's ChangeFeed
+
     def _open_aliases(self, database: Any, prefix: str) -> None:
         self._aliases = database[f"{prefix}aliases"]
         self._alias_history = database[f"{prefix}alias_history"]
         self._counters = database[f"{prefix}counters"]
-        self._aliases.create_index([("type_id", ASCENDING), ("identifier", ASCENDING)], name="superlite_alias_owner")
-        self._alias_history.create_index(
-            [("type_id", ASCENDING), ("identifier", ASCENDING), ("_id", DESCENDING)], name="superlite_alias_history"
-        )
 
     def aliases(self, type_id: str, identifier: str | None = None) -> list[AliasState]:
         """The aliases of one identifier (or of every identifier of ``type_id``), sorted by name."""
@@ -46,8 +45,15 @@ class MongoAliases:
         return _state(document) if document is not None else None
 
     def write_alias(self, change: AliasChange, state: AliasState | None, expected_revision: int) -> None:
-        """Compare-and-set one alias on its revision, then append ``change`` to its history."""
-        if not self._compare_and_set(change, state, expected_revision):
+        """Compare-and-set one alias on its revision (with its change event), then append ``change`` to its history."""
+        moved: list[bool] = []
+
+        def compare_and_set(session: Any) -> bool:
+            moved.append(self._compare_and_set(change, state, expected_revision, session))
+            return moved[-1]
+
+        self._feed.write(lambda session: [alias_event(change, state)], compare_and_set)
+        if not moved[-1]:
             raise VersionConflictError(
                 f"alias {change.alias!r} of {change.type_id} {change.identifier!r} was changed by another "
                 f"process meanwhile (expected revision {expected_revision})"
@@ -63,18 +69,19 @@ class MongoAliases:
             }
         )
 
-    def _compare_and_set(self, change: AliasChange, state: AliasState | None, expected: int) -> bool:
+    def _compare_and_set(self, change: AliasChange, state: AliasState | None, expected: int, session: Any) -> bool:
         key = _key(change.type_id, change.identifier, change.alias)
         if state is None:
-            return self._aliases.delete_one({"_id": key, "revision": expected}).deleted_count == 1
+            return self._aliases.delete_one({"_id": key, "revision": expected}, session=session).deleted_count == 1
         document = _document(state)
         if expected == 0:
             try:
-                self._aliases.insert_one({"_id": key, **document})
+                self._aliases.insert_one({"_id": key, **document}, session=session)
             except DuplicateKeyError:
                 return False
             return True
-        return self._aliases.update_one({"_id": key, "revision": expected}, {"$set": document}).matched_count == 1
+        found = self._aliases.update_one({"_id": key, "revision": expected}, {"$set": document}, session=session)
+        return found.matched_count == 1
 
     def alias_history(self, type_id: str, identifier: str, alias: str | None = None, limit: int = 100) -> list[AliasChange]:
         """The alias changes of one identifier (one alias's when given), newest first."""
@@ -89,6 +96,32 @@ class MongoAliases:
             )
             for d in documents
         ]
+
+
+def alias_event(change: AliasChange, state: AliasState | None) -> dict[str, Any]:
+    """The change-feed event of an alias move (``uuid``/``version``: the new target, None once deleted)."""
+    return {
+        "kind": "alias",
+        "type_id": change.type_id,
+        "identifier": change.identifier,
+        "uuid": state.uuid if state is not None else None,
+        "version": state.version if state is not None else None,
+        "payload": {
+            "alias": change.alias, "action": change.action, "after": change.after,
+            "revision": state.revision if state is not None else None,
+        },
+        "created_at": utcnow(),
+    }
+
+
+def alias_moved(aliases: Any, event: dict[str, Any]) -> bool:
+    """Whether the alias move ``event`` describes happened (to settle an event left pending)."""
+    payload = event["payload"]
+    key = _key(event["type_id"], event["identifier"], payload["alias"])
+    current = aliases.find_one({"_id": key})
+    if payload["revision"] is None:
+        return current is None
+    return current is not None and current["revision"] >= payload["revision"]
 
 
 def _key(type_id: str, identifier: str, alias: str) -> dict[str, str]:

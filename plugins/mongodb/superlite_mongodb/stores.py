@@ -19,7 +19,7 @@ def open_mongo_stores(settings: Settings) -> StoreBundle:
     first ``put``.
     """
     connection = open_connection(settings.uri)
-    metadata = MongoMetadataStore(connection)
+    metadata = MongoMetadataStore(connection, auto_upgrade=settings.store.auto_upgrade)
     try:
         artifacts = GridFSArtifactStore(connection)
     except BaseException:

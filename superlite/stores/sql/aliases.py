@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from superlite.errors import VersionConflictError
 from superlite.stores.base import AliasChange, AliasState
+from superlite.stores.sql.changes import write_events
 from superlite.stores.sql.engine import reporting, writer
 from superlite.stores.sql.schema import alias_history, aliases, utcnow
 
@@ -48,10 +49,7 @@ class SQLAliases:
                     who=change.who, why=change.why, at=change.at or utcnow(),
                 )
             )
-            self._alias_changed(connection, change, state)
-
-    def _alias_changed(self, connection: Connection, change: AliasChange, state: AliasState | None) -> None:
-        """Hook for the change feed, called inside the alias's transaction."""
+            write_events(connection, [_event(change, state)])
 
     def alias_history(self, type_id: str, identifier: str, alias: str | None = None, limit: int = 100) -> list[AliasChange]:
         """The alias changes of one identifier (one alias's when given), newest first."""
@@ -86,6 +84,18 @@ def _compare_and_set(connection: Connection, change: AliasChange, state: AliasSt
             return False
         return True
     return connection.execute(sa.update(aliases).where(*key, aliases.c.revision == expected).values(**values)).rowcount == 1
+
+
+def _event(change: AliasChange, state: AliasState | None) -> dict[str, Any]:
+    return {
+        "kind": "alias",
+        "type_id": change.type_id,
+        "identifier": change.identifier,
+        "uuid": state.uuid if state is not None else None,
+        "version": state.version if state is not None else None,
+        "payload": {"alias": change.alias, "action": change.action, "after": change.after},
+        "created_at": change.at or utcnow(),
+    }
 
 
 def _values(state: AliasState) -> dict[str, object]:
