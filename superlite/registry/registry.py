@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from superlite.common.arguments import check_version
 from superlite.common.retry import retry
 from superlite.common.uris import mask_uri
 from superlite.components.class_path import import_class_path
@@ -126,6 +127,8 @@ class Registry:
             return record
         if identifier is None:
             raise TypeError("a record is found by identifier or by uuid; give one of them")
+        if version is not None:
+            check_version(version)
         record = self.metadata.get(type_id, identifier, version)
         if record is None:
             raise self.not_found(type_id, identifier, version)
@@ -189,7 +192,7 @@ class Registry:
         if version is None:
             records = [self.record(type_id, identifier, v) for v in self.show(type_id, identifier)]
         else:
-            records = [self.record(type_id, identifier, version)]
+            records = [self.record(type_id, identifier, check_version(version))]
         uuids = [r.uuid for r in records]
         dependents = self.metadata.dependents(uuids)
         if dependents and not force:
