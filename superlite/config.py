@@ -57,12 +57,16 @@ class StoreOptions:
     ``connect_timeout``: seconds to wait for a database server. ``busy_timeout``: seconds a
     SQLite writer waits for another process's write. ``auto_upgrade``: run pending schema
     migrations when connecting (else a database that needs them is refused until
-    ``superlite db upgrade`` runs).
+    ``superlite db upgrade`` runs). ``gc_grace``: seconds an artifact stays after its last
+    put or use before :meth:`~superlite.datalayer.Datalayer.remove` or ``collect_garbage`` may
+    delete it once unreferenced; raise it above the clock difference between the machines that
+    apply and those that remove or collect (see ``docs/concepts.md``).
     """
 
     connect_timeout: float = 5.0
     busy_timeout: float = 60.0
     auto_upgrade: bool = True
+    gc_grace: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -189,9 +193,16 @@ def _allowed_types(hint: Any) -> tuple[type, ...]:
     return (hint,)
 
 
+#: Numeric options for which 0 is meaningful (every other one must be greater than 0).
+_ZERO_ALLOWED = frozenset({"gc_grace"})
+
+
 def _in_range(name: str, value: object) -> object:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and not value > 0:
-        raise ConfigurationError(f"option {name!r} must be greater than 0, not {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if name in _ZERO_ALLOWED and not 0 <= value < float("inf"):
+            raise ConfigurationError(f"option {name!r} must be a finite number, 0 or greater, not {value!r}")
+        if name not in _ZERO_ALLOWED and not value > 0:
+            raise ConfigurationError(f"option {name!r} must be greater than 0, not {value!r}")
     if isinstance(value, str) and not value:
         raise ConfigurationError(f"option {name!r} must not be empty")
     return value

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from superlite.common.arguments import check_positive_int
 from superlite.common.uris import mask_uri
 from superlite.components.component import Component
 from superlite.components.reference import Resolved, Selector, parse_reference, split_name
@@ -306,8 +307,8 @@ class Datalayer:
 
         The target is resolved once, so every chunk is answered by the same version.
         """
-        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
-            raise ValueError(f"chunk_size must be a positive int, not {chunk_size!r}")
+        if chunk_size is not None:
+            check_positive_int(chunk_size, "chunk_size")
         items = list(items)
         template = self._task(target, method, (), kwargs, timeout=timeout, key=key, priority=priority, queue=queue)
         size = chunk_size or max(1, -(-len(items) // self.compute_backend.parallelism))

@@ -31,6 +31,14 @@ class UnknownSchemeError(ConfigurationError):
         )
 
 
+class InvalidArgumentError(SuperliteError, ValueError):
+    """An argument has the right type but a value outside what it accepts (the message names both)."""
+
+
+class ArgumentTypeError(SuperliteError, TypeError):
+    """An argument has a type it does not accept (the message names the argument and the value)."""
+
+
 class StoreUnavailableError(SuperliteError):
     """A database or artifact store could not be reached or opened."""
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from superlite.common.arguments import check_positive_int
 from superlite.components.component import Encoded
 from superlite.components.model import Model
 from superlite.components.reference import Selector
@@ -150,6 +151,8 @@ class RemoteModel(Model):
         Every chunk is answered by the same version. ``options`` go to the model's own
         ``predict_batches`` (e.g. ``progress=True`` for a ``TorchModel``).
         """
+        if chunk_size is not None:
+            check_positive_int(chunk_size, "chunk_size")
         if self.db is None:
             return self.original_model.predict_batches(xs, **options)
         return self.db.compute_batches(

@@ -315,8 +315,22 @@ class ArtifactStore(abc.ABC):
         """Whether ``sha256`` is stored."""
 
     @abc.abstractmethod
-    def delete(self, sha256: str) -> None:
-        """Remove ``sha256``; removing an absent artifact is not an error."""
+    def touch(self, sha256: str) -> bool:
+        """Mark ``sha256`` as used now, renewing its grace period; False when it is not stored.
+
+        Every artifact carries the time it was last put or touched. :meth:`delete` with
+        ``unused_since`` compares against that time atomically, so a touch that lands before
+        the delete always keeps the artifact (see :meth:`superlite.registry.Registry.collect_garbage`).
+        ``put`` of bytes already stored touches them.
+        """
+
+    @abc.abstractmethod
+    def delete(self, sha256: str, unused_since: datetime | None = None) -> bool:
+        """Remove ``sha256``; return whether it was removed (absent is not an error).
+
+        With ``unused_since`` (an aware datetime), remove it only if it was last put or touched
+        before that instant, judged atomically against a concurrent :meth:`touch`.
+        """
 
     @abc.abstractmethod
     def list(self) -> set[str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -529,6 +530,40 @@ class ArtifactStoreContract:
         with pytest.raises(NotFoundError):
             artifact_store.open(doomed)
         assert read_all(artifact_store.open(kept)) == b"kept"
+
+    def test_touch_renews_and_reports_presence(self, artifact_store: ArtifactStore) -> None:
+        """``touch`` is True for a stored artifact (which then counts as just used), False for an absent one."""
+        sha256 = put_bytes(artifact_store, b"used")
+        time.sleep(0.01)
+        before = datetime.now(UTC)
+        time.sleep(0.01)
+        assert artifact_store.touch(sha256)
+        assert not artifact_store.delete(sha256, unused_since=before)
+        assert not artifact_store.touch(hashlib.sha256(b"absent").hexdigest())
+        assert not artifact_store.exists(hashlib.sha256(b"absent").hexdigest())
+
+    def test_delete_unused_since(self, artifact_store: ArtifactStore) -> None:
+        """A conditional delete keeps an artifact used at or after the instant, removes an older one."""
+        sha256 = put_bytes(artifact_store, random_bytes(CHUNK_SIZE + 1, seed=6))
+        assert not artifact_store.delete(sha256, unused_since=datetime.now(UTC) - timedelta(hours=1))
+        assert artifact_store.exists(sha256)
+        time.sleep(0.01)
+        assert artifact_store.delete(sha256, unused_since=datetime.now(UTC))
+        assert not artifact_store.exists(sha256)
+        assert artifact_store.list() == set()
+        assert not artifact_store.delete(sha256, unused_since=datetime.now(UTC))
+        put_bytes(artifact_store, random_bytes(CHUNK_SIZE + 1, seed=6))
+        assert artifact_store.exists(sha256)
+
+    def test_put_of_stored_bytes_renews_them(self, artifact_store: ArtifactStore) -> None:
+        """Putting bytes already stored counts as using them."""
+        sha256 = put_bytes(artifact_store, b"again and again")
+        time.sleep(0.01)
+        before = datetime.now(UTC)
+        time.sleep(0.01)
+        put_bytes(artifact_store, b"again and again")
+        assert not artifact_store.delete(sha256, unused_since=before)
+        assert read_all(artifact_store.open(sha256)) == b"again and again"
 
     def test_put_after_delete(self, artifact_store: ArtifactStore) -> None:
         """Bytes deleted can be stored again."""
