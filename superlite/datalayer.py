@@ -23,7 +23,7 @@ from superlite.compute.base import Compute, ResultHandle, Task, TaskOptions
 from superlite.compute.executor import Executor
 from superlite.compute.pipeline import Wrapper, open_compute
 from superlite.config import Settings
-from superlite.errors import ConfigurationError
+from superlite.errors import ComponentError, ConfigurationError
 from superlite.registry import Registry, Resolver
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
 from superlite.stores.registry import open_artifact_store, open_database
@@ -61,7 +61,7 @@ class Datalayer:
         changed content becomes the next version. Safe to call from several processes at once.
         """
         if not isinstance(component, Component):
-            raise TypeError(f"apply takes a superlite Component (e.g. ObjectModel), not {type(component).__qualname__}")
+            raise ComponentError(f"apply takes a superlite Component (e.g. ObjectModel), not {type(component).__qualname__}")
         component.pre_create(self)
         encoded = component.encode()
         if encoded.reference is not None:

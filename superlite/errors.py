@@ -18,6 +18,10 @@ class ConfigurationError(SuperliteError):
     """A setting is missing or malformed (for example a bad URI)."""
 
 
+class ComponentError(SuperliteError, TypeError):
+    """A component was built from something it cannot use (e.g. an ObjectModel around an object with nothing to call)."""
+
+
 class UnknownSchemeError(ConfigurationError):
     """No installed store handles a URI's scheme; the message lists the schemes that are installed."""
 
