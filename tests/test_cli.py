@@ -64,6 +64,16 @@ def test_predict_latest_and_version(filled):
     assert json.loads(run_cli("predict", "inc", "--input", "40", "--version", "0", uri=filled).stdout) == 41
 
 
+def test_predict_prints_arrays_tensors_bytes_and_sets_as_json(db_uri):
+    with superlite.connect(db_uri) as db:
+        db.apply(ObjectModel("arr", object=lambda x: __import__("numpy").array([x * 9.0, 4.0])))
+        db.apply(ObjectModel("ten", object=lambda x: __import__("torch").tensor([[x, 1]])))
+        db.apply(ObjectModel("mix", object=lambda x: {"b": b"hi", "s": {3, x}, "n": __import__("numpy").int64(x)}))
+    assert json.loads(run_cli("predict", "arr", "--input", "2", uri=db_uri).stdout) == [18.0, 4.0]
+    assert json.loads(run_cli("predict", "ten", "--input", "2", uri=db_uri).stdout) == [[2, 1]]
+    assert json.loads(run_cli("predict", "mix", "--input", "1", uri=db_uri).stdout) == {"b": "aGk=", "s": [1, 3], "n": 1}
+
+
 def test_predict_model_error_is_one_line(filled):
     result = run_cli("predict", "boom", "--input", "3", uri=filled)
     assert result.returncode == 1

@@ -7,6 +7,7 @@ import json
 import click
 
 from superlite.cli.app import CliState, echo_json, main, reports_errors
+from superlite.serialization.wire import CODEC
 
 
 @main.command()
@@ -74,4 +75,5 @@ def predict(
     if remote and not broker:
         raise click.UsageError("--queue and --timeout need --broker (or $SUPERLITE_BROKER)")
     with state.datalayer(broker=broker, **remote) as db:
-        echo_json(db.load("model", identifier, version=version).predict(value))
+        result = db.load("model", identifier, version=version).predict(value)
+    echo_json(CODEC.to_plain_json(result))

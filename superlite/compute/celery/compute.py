@@ -9,6 +9,7 @@ Its options (``timeout``, ``parallelism``) are in :class:`~superlite.config.Cele
 
 from __future__ import annotations
 
+import shlex
 import threading
 from collections.abc import Sequence
 from contextlib import suppress
@@ -180,13 +181,18 @@ class CeleryCompute(Compute):
         if not consumers:
             return ComputeError(
                 f"no worker consumed queue {self.queue!r} on broker {self.broker} within {waited:g} s{backlog}. "
-                f"Start one: superlite worker --broker {self.broker} --queues {self.queue}"
+                f"Start one: {self.worker_command()}"
             )
         return ComputeError(
             f"no answer within {waited:g} s for task {task_id} on queue {self.queue!r} (broker {self.broker}); "
             f"workers consuming it: {', '.join(consumers)}{backlog}. The model is slow, the workers are busy, "
             f"or a worker failed (see its log); pass a larger timeout= if it is only slow."
         )
+
+    def worker_command(self) -> str:
+        """The ``superlite worker`` command line that serves this queue (passwords masked)."""
+        words = ["superlite", "worker", "--uri", mask_uri(self.settings.uri), "--broker", self.broker, "--queues", self.queue]
+        return shlex.join(words)
 
     def consumers(self) -> list[str]:
         """Names of the workers that consume this queue now (empty when none answer)."""
