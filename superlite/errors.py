@@ -55,6 +55,21 @@ class NotFoundError(SuperliteError, LookupError):
         super().__init__(message)
 
 
+class NoDatabaseError(NotFoundError):
+    """A read-only open (``connect(..., create=False)``, the CLI's read commands) found no superlite database.
+
+    ``uri`` is the masked URI and ``reason`` what was missing (the file, superlite's tables).
+    """
+
+    def __init__(self, uri: str, reason: str) -> None:
+        self.uri = uri
+        self.reason = reason
+        super().__init__(
+            f"no superlite database at {uri} ({reason}). Check the URI (or $SUPERLITE_URI); a database is "
+            f"created by the first write to it, e.g. superlite.connect(uri).apply(model)."
+        )
+
+
 class VersionConflictError(SuperliteError):
     """A version number was taken by a concurrent writer; :meth:`Datalayer.apply` retries on it."""
 

@@ -8,9 +8,13 @@ import subprocess
 import sys
 
 import pytest
+import sqlalchemy as sa
 
 import superlite
 from superlite import ObjectModel
+from superlite.errors import NoDatabaseError, NotFoundError
+from superlite.stores.sql.engine import create_store_engine
+from superlite.testing.databases import isolated_database
 
 
 def run_cli(*args: str, uri: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -110,6 +114,50 @@ def test_unknown_scheme_lists_installed():
     assert result.returncode == 1
     assert "no database store is installed for URI scheme 'nosuchdb'" in result.stderr
     assert "sqlite" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["show"], ["info", "model", "m"], ["remove", "model", "m"], ["predict", "m", "--input", "1"]])
+def test_read_commands_do_not_create_a_missing_sqlite_database(tmp_path, command):
+    path = tmp_path / "not" / "here.db"
+    result = run_cli("--uri", f"sqlite:///{path}", *command)
+    assert result.returncode == 1
+    assert f"error: no superlite database at sqlite:///{path} (the file {path} does not exist)" in result.stderr
+    assert not (tmp_path / "not").exists()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_read_commands_do_not_create_superlite_tables_on_a_server(tmp_path, kind):
+    with isolated_database(kind, tmp_path) as uri:
+        result = run_cli("show", uri=uri)
+        assert result.returncode == 1 and "(it has no superlite tables)" in result.stderr
+        engine = create_store_engine(uri)
+        try:
+            assert sa.inspect(engine).get_table_names() == []
+        finally:
+            engine.dispose()
+
+
+def test_connect_with_create_false_refuses_a_missing_database(tmp_path):
+    with pytest.raises(NoDatabaseError, match="no superlite database at") as caught:
+        superlite.connect(f"sqlite:///{tmp_path}/x.db", create=False)
+    assert isinstance(caught.value, NotFoundError) and not (tmp_path / "x.db").exists()
+    with superlite.connect(f"sqlite:///{tmp_path}/x.db"):
+        pass
+    with superlite.connect(f"sqlite:///{tmp_path}/x.db", create=False) as db:
+        assert db.show() == {}
+
+
+def test_show_of_an_unknown_type_lists_the_known_ones(filled):
+    result = run_cli("show", "modle", uri=filled)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: unknown component type 'modle' (did you mean 'model'?); known types: ")
+    assert json.loads(run_cli("show", "model", uri=filled).stdout) == ["boom", "inc"]
+
+
+def test_a_plain_path_as_uri_suggests_sqlite(tmp_path):
+    result = run_cli("--uri", str(tmp_path / "x.db"), "show")
+    assert result.returncode == 1
+    assert f"for a path on disk write sqlite:///{tmp_path / 'x.db'}" in result.stderr
 
 
 def defined_in_this_test_module(x):

@@ -44,6 +44,7 @@ ERROR_ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "NotFoundError": ("no model 'x'", ["a", "b"]),
     "StoredClassImportError": ("pkg.mod:Cls", "pkg.mod", ModuleNotFoundError("No module named 'pkg'")),
     "RemoteError": ("ValueError", "inner", "Traceback: ..."),
+    "NoDatabaseError": ("sqlite:////x.db", "the file /x.db does not exist"),
 }
 
 

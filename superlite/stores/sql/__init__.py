@@ -24,8 +24,9 @@ __all__ = ["SQLArtifactStore", "SQLMetadataStore", "open_sql_stores"]
 def open_sql_stores(settings: Settings) -> StoreBundle:
     """Connect to ``settings.uri``, create superlite's tables if missing, and return both stores.
 
-    ``settings.store`` gives ``connect_timeout`` (seconds to wait for the server) and
-    ``busy_timeout`` (seconds a SQLite writer waits for another). The
+    ``settings.store`` gives ``connect_timeout`` (seconds to wait for the server),
+    ``busy_timeout`` (seconds a SQLite writer waits for another) and ``create`` (False: raise
+    :class:`~superlite.errors.NoDatabaseError` rather than create a missing database). The
     bundle's ``extra["engine"]`` is the SQLAlchemy engine both stores share; it is disposed
     when both stores are closed.
 
@@ -37,10 +38,11 @@ def open_sql_stores(settings: Settings) -> StoreBundle:
         settings.uri,
         connect_timeout=settings.store.connect_timeout,
         busy_timeout=settings.store.busy_timeout,
+        create=settings.store.create,
     )
     try:
         with reporting(engine):
-            ensure_schema(engine)
+            ensure_schema(engine, create=settings.store.create)
     except BaseException:
         engine.dispose()
         raise

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Dialect, Engine
 
-from superlite.errors import SchemaVersionError
+from superlite.errors import NoDatabaseError, SchemaVersionError
 from superlite.stores.base import SCHEMA_VERSION
 from superlite.stores.sql.engine import masked, writer
 
@@ -131,15 +131,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def ensure_schema(engine: Engine) -> None:
+def ensure_schema(engine: Engine, *, create: bool = True) -> None:
     """Create missing tables and record the schema version; refuse a newer schema.
 
     Safe when several processes open a new database at once: the creation runs under a
-    database-wide lock (an advisory lock, ``GET_LOCK`` or SQLite's write lock).
+    database-wide lock (an advisory lock, ``GET_LOCK`` or SQLite's write lock). With
+    ``create=False`` a database without superlite's tables raises :class:`NoDatabaseError`.
     """
     with engine.connect() as connection:
-        if _recorded_version(connection) == SCHEMA_VERSION:
+        recorded = _recorded_version(connection)
+        if recorded == SCHEMA_VERSION:
             return
+        if recorded is None and not create:
+            raise NoDatabaseError(masked(engine.url), "it has no superlite tables")
     with writer(engine).connect() as connection:
         with _schema_lock(connection):
             _check_version(connection, engine)
