@@ -85,12 +85,12 @@ class DependencyError(SuperliteError):
 class StoredClassImportError(SuperliteError, ImportError):
     """The class a component was stored with cannot be imported in this process."""
 
-    def __init__(self, class_path: str, module: str, cause: BaseException) -> None:
+    def __init__(self, class_path: str, module: str, cause: BaseException, hint: str = "") -> None:
         self.class_path = class_path
         super().__init__(
             f"cannot import class {class_path!r} (module {module!r} failed: {cause}). "
             f"Install or move back the code that defines it, or re-apply the component "
-            f"from its new location.",
+            f"from its new location.{' ' + hint if hint else ''}",
             name=module,
         )
 
