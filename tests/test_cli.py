@@ -38,7 +38,7 @@ def filled(db_uri):
 def test_help_lists_commands():
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("show", "info", "remove", "predict"):
+    for command in ("show", "info", "remove", "predict", "worker", "queue"):
         assert command in result.stdout
 
 
