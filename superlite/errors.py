@@ -83,10 +83,14 @@ class DependencyError(SuperliteError):
 
 
 class StoredClassImportError(SuperliteError, ImportError):
-    """The class a component was stored with cannot be imported in this process."""
+    """The class a component was stored with cannot be imported in this process.
 
-    def __init__(self, class_path: str, module: str, cause: BaseException, hint: str = "") -> None:
+    ``class_path`` is the stored class, ``name`` the module that failed, ``reason`` why it failed.
+    """
+
+    def __init__(self, class_path: str, module: str, cause: BaseException | str, hint: str = "") -> None:
         self.class_path = class_path
+        self.reason = str(cause)
         super().__init__(
             f"cannot import class {class_path!r} (module {module!r} failed: {cause}). "
             f"Install or move back the code that defines it, or re-apply the component "

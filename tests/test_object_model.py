@@ -43,6 +43,13 @@ def test_method_names_another_method(db, pipeline):
     estimator, sample = pipeline
     db.apply(ObjectModel("proba", object=estimator, method="predict_proba"))
     np.testing.assert_allclose(db.load("model", "proba", lazy=False).predict(sample), estimator.predict_proba(sample))
+    assert db.record("model", "proba").params["method"] == "predict_proba"
+
+
+def test_an_unset_method_is_not_stored_so_earlier_content_hashes_hold(db):
+    db.apply(ObjectModel("f", object=len))
+    assert "method" not in db.record("model", "f").params
+    assert db.apply(ObjectModel("f", object=len)).version == 0
 
 
 def test_a_callable_is_called_unless_method_is_given():

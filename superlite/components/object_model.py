@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from superlite.components.component import Encoded
 from superlite.components.model import Model
 from superlite.errors import ComponentError
 
@@ -33,6 +34,13 @@ class ObjectModel(Model):
 
     def __post_init__(self) -> None:
         self._target()
+
+    def encode(self) -> Encoded:
+        """As :meth:`Component.encode`, leaving ``method`` out when unset (content hashes stay as before it existed)."""
+        encoded = super().encode()
+        if self.method is None:
+            del encoded.params["method"]
+        return encoded
 
     def _target(self) -> Callable[[Any], Any]:
         what = type(self.object).__qualname__

@@ -258,4 +258,5 @@ def test_every_superlite_error_keeps_its_class_and_fields_across_a_worker(stack:
     assert {key: getattr(remote, key) for key in fields} == fields
     if isinstance(local, ImportError):
         assert remote.name == local.name
+        assert "start it in the project directory, or pass --path DIR" in str(remote)
     assert isinstance(remote.__cause__, errors.RemoteError)

@@ -62,16 +62,26 @@ def _fields(exc: BaseException) -> dict[str, Any]:
     return {name: CODEC.to_plain_json(value) for name, value in fields.items()}
 
 
+def _rebuilt(cls: type[SuperliteError], message: str, fields: dict[str, Any]) -> SuperliteError:
+    """An instance of ``cls`` with ``message`` and ``fields``, whatever its constructor's signature."""
+    if not fields:
+        try:
+            return cls(message)
+        except TypeError:
+            pass
+    local = cls.__new__(cls)
+    local.args = (message,)
+    for name, value in fields.items():
+        setattr(local, name, value)
+    return local
+
+
 def _exception(error: dict[str, Any]) -> Exception:
     remote = RemoteError(error["type"], error["message"], f"(on {error['worker']})\n{error['traceback']}")
     if error.get("superlite"):
         cls = getattr(errors, error["type"].rpartition(".")[2], None)
         if isinstance(cls, type) and issubclass(cls, SuperliteError) and cls is not RemoteError:
-            # Built without its constructor, whose signature varies: same message, same fields.
-            local = cls.__new__(cls)
-            local.args = (f"{error['message']} (on worker {error['worker']})",)
-            for name, value in error.get("fields", {}).items():
-                setattr(local, name, value)
+            local = _rebuilt(cls, f"{error['message']} (on worker {error['worker']})", error.get("fields") or {})
             local.__cause__ = remote
             return local
     return remote

@@ -97,7 +97,7 @@ def with_import_hint(exc: Exception) -> Exception:
         f"each --path DIR it was given: start it in the project directory, or pass --path DIR."
     )
     if isinstance(exc, StoredClassImportError):
-        hinted: Exception = StoredClassImportError(exc.class_path, exc.name or "", exc.__cause__ or exc, hint=hint)
+        hinted: Exception = StoredClassImportError(exc.class_path, exc.name or "", exc.reason, hint=hint)
     elif isinstance(exc, SerializationError) and isinstance(exc.__cause__, ImportError):
         hinted = SerializationError(f"{exc} {hint}")
     else:
