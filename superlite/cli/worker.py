@@ -39,7 +39,7 @@ def worker(
     """Start a Celery worker that serves every model stored in the database (runs until stopped).
 
     The worker imports model code (classes, functions stored by reference) from each --path
-    and from the directory it was started in, as ``python -m`` and ``celery worker`` do.
+    and from the directory it was started in, as "python -m" and "celery worker" do.
     """
     from superlite.compute.celery.worker import run_worker
     from superlite.config import Settings
