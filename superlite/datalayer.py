@@ -11,6 +11,7 @@ compute stack. See ``docs/architecture.md``.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,14 +19,14 @@ from typing import Any
 
 from superlite.common.arguments import check_positive_int
 from superlite.common.uris import mask_uri
-from superlite.components.component import Component
+from superlite.components.component import Component, component_types
 from superlite.components.reference import Resolved, Selector, parse_reference, split_name
 from superlite.components.remote import RemoteModel
 from superlite.compute.base import Compute, ResultHandle, Task, TaskOptions
 from superlite.compute.executor import Executor
 from superlite.compute.pipeline import Wrapper, open_compute
 from superlite.config import Settings
-from superlite.errors import ConfigurationError, DependencyError, SchemaVersionError
+from superlite.errors import ComponentError, ConfigurationError, DependencyError, NotFoundError, SchemaVersionError
 from superlite.registry import Lifecycle, Registry, Resolver
 from superlite.registry.deployment import Deployer, check_spec, read_spec
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
@@ -66,7 +67,7 @@ class Datalayer:
         changed content becomes the next version. Safe to call from several processes at once.
         """
         if not isinstance(component, Component):
-            raise TypeError(f"apply takes a superlite Component (e.g. ObjectModel), not {type(component).__qualname__}")
+            raise ComponentError(f"apply takes a superlite Component (e.g. ObjectModel), not {type(component).__qualname__}")
         component.pre_create(self)
         encoded = component.encode()
         if encoded.reference is not None:
@@ -123,8 +124,22 @@ class Datalayer:
         return self.registry.record(type_id, identifier, version=version, uuid=uuid)
 
     def show(self, type_id: str | None = None, identifier: str | None = None) -> Any:
-        """``{type_id: [identifiers]}``; or one type's identifiers; or one identifier's versions."""
+        """``{type_id: [identifiers]}``; or one type's identifiers; or one identifier's versions.
+
+        A ``type_id`` that is neither stored nor a known component type raises
+        :class:`~superlite.errors.NotFoundError` listing the known ones.
+        """
+        if type_id is not None:
+            known = self.type_ids()
+            if type_id not in known:
+                close = difflib.get_close_matches(type_id, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise NotFoundError(f"unknown component type {type_id!r}{hint}; known types: {', '.join(known)}", known)
         return self.registry.show(type_id, identifier)
+
+    def type_ids(self) -> list[str]:
+        """Component types stored here or defined by a loaded component class, sorted."""
+        return sorted(set(self.metadata.type_ids()) | component_types())
 
     def remove(self, type_id: str, identifier: str, version: int | None = None, force: bool = False) -> list[ComponentRecord]:
         """Remove one version (or every version) and free artifacts nobody uses any more.

@@ -6,10 +6,14 @@ import json
 import sqlite3
 
 import pytest
+import sqlalchemy as sa
 
 import superlite
 from superlite import ObjectModel
+from superlite.errors import NoDatabaseError, NotFoundError
+from superlite.stores.sql.engine import create_store_engine
 from superlite.testing.cli import run_cli
+from superlite.testing.databases import isolated_database
 
 
 @pytest.fixture
@@ -25,7 +29,7 @@ def filled(db_uri):
 def test_help_lists_commands():
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("show", "info", "remove", "predict", "db", "changes"):
+    for command in ("show", "info", "remove", "predict", "db", "changes", "worker", "queue"):
         assert command in result.stdout
 
 
@@ -53,6 +57,16 @@ def test_info_prints_record_json(filled):
 def test_predict_latest_and_version(filled):
     assert json.loads(run_cli("predict", "inc", "--input", "40", uri=filled).stdout) == 42
     assert json.loads(run_cli("predict", "inc", "--input", "40", "--version", "0", uri=filled).stdout) == 41
+
+
+def test_predict_prints_arrays_tensors_bytes_and_sets_as_json(db_uri):
+    with superlite.connect(db_uri) as db:
+        db.apply(ObjectModel("arr", object=lambda x: __import__("numpy").array([x * 9.0, 4.0])))
+        db.apply(ObjectModel("ten", object=lambda x: __import__("torch").tensor([[x, 1]])))
+        db.apply(ObjectModel("mix", object=lambda x: {"b": b"hi", "s": {3, x}, "n": __import__("numpy").int64(x)}))
+    assert json.loads(run_cli("predict", "arr", "--input", "2", uri=db_uri).stdout) == [18.0, 4.0]
+    assert json.loads(run_cli("predict", "ten", "--input", "2", uri=db_uri).stdout) == [[2, 1]]
+    assert json.loads(run_cli("predict", "mix", "--input", "1", uri=db_uri).stdout) == {"b": "aGk=", "s": [1, 3], "n": 1}
 
 
 def test_predict_model_error_is_one_line(filled):
@@ -91,6 +105,50 @@ def test_unknown_scheme_lists_installed():
     assert result.returncode == 1
     assert "no database store is installed for URI scheme 'nosuchdb'" in result.stderr
     assert "sqlite" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["show"], ["info", "model", "m"], ["remove", "model", "m"], ["predict", "m", "--input", "1"]])
+def test_read_commands_do_not_create_a_missing_sqlite_database(tmp_path, command):
+    path = tmp_path / "not" / "here.db"
+    result = run_cli("--uri", f"sqlite:///{path}", *command)
+    assert result.returncode == 1
+    assert f"error: no superlite database at sqlite:///{path} (the file {path} does not exist)" in result.stderr
+    assert not (tmp_path / "not").exists()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_read_commands_do_not_create_superlite_tables_on_a_server(tmp_path, kind):
+    with isolated_database(kind, tmp_path) as uri:
+        result = run_cli("show", uri=uri)
+        assert result.returncode == 1 and "(it has no superlite tables)" in result.stderr
+        engine = create_store_engine(uri)
+        try:
+            assert sa.inspect(engine).get_table_names() == []
+        finally:
+            engine.dispose()
+
+
+def test_connect_with_create_false_refuses_a_missing_database(tmp_path):
+    with pytest.raises(NoDatabaseError, match="no superlite database at") as caught:
+        superlite.connect(f"sqlite:///{tmp_path}/x.db", create=False)
+    assert isinstance(caught.value, NotFoundError) and not (tmp_path / "x.db").exists()
+    with superlite.connect(f"sqlite:///{tmp_path}/x.db"):
+        pass
+    with superlite.connect(f"sqlite:///{tmp_path}/x.db", create=False) as db:
+        assert db.show() == {}
+
+
+def test_show_of_an_unknown_type_lists_the_known_ones(filled):
+    result = run_cli("show", "modle", uri=filled)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: unknown component type 'modle' (did you mean 'model'?); known types: ")
+    assert json.loads(run_cli("show", "model", uri=filled).stdout) == ["boom", "inc"]
+
+
+def test_a_plain_path_as_uri_suggests_sqlite(tmp_path):
+    result = run_cli("--uri", str(tmp_path / "x.db"), "show")
+    assert result.returncode == 1
+    assert f"for a path on disk write sqlite:///{tmp_path / 'x.db'}" in result.stderr
 
 
 def defined_in_this_test_module(x):

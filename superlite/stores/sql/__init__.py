@@ -25,9 +25,10 @@ def open_sql_stores(settings: Settings) -> StoreBundle:
     """Connect to ``settings.uri``, bring its schema up to date, and return both stores.
 
     ``settings.store`` gives ``connect_timeout`` (seconds to wait for the server),
-    ``busy_timeout`` (seconds a SQLite writer waits for another) and ``auto_upgrade`` (run
+    ``busy_timeout`` (seconds a SQLite writer waits for another), ``auto_upgrade`` (run
     pending migrations now; without it a database that is behind opens as it is, and its
-    ``metadata.schema_status()`` lists what is pending). The
+    ``metadata.schema_status()`` lists what is pending) and ``create`` (False: raise
+    :class:`~superlite.errors.NoDatabaseError` rather than create a missing database). The
     bundle's ``extra["engine"]`` is the SQLAlchemy engine both stores share; it is disposed
     when both stores are closed.
 
@@ -39,10 +40,11 @@ def open_sql_stores(settings: Settings) -> StoreBundle:
         settings.uri,
         connect_timeout=settings.store.connect_timeout,
         busy_timeout=settings.store.busy_timeout,
+        create=settings.store.create,
     )
     try:
         with reporting(engine):
-            open_schema(engine, auto_upgrade=settings.store.auto_upgrade)
+            open_schema(engine, auto_upgrade=settings.store.auto_upgrade, create=settings.store.create)
     except BaseException:
         engine.dispose()
         raise

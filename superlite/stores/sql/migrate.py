@@ -30,7 +30,7 @@ from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
-from superlite.errors import SchemaVersionError
+from superlite.errors import NoDatabaseError, SchemaVersionError
 from superlite.stores.base import SchemaStatus
 from superlite.stores.sql.engine import masked, reporting, writer
 from superlite.stores.sql.schema import meta
@@ -76,8 +76,10 @@ def schema_status(engine: Engine) -> SchemaStatus:
         return _status(connection, engine)
 
 
-def open_schema(engine: Engine, *, auto_upgrade: bool) -> SchemaStatus:
+def open_schema(engine: Engine, *, auto_upgrade: bool, create: bool = True) -> SchemaStatus:
     """Check the schema when a store opens, and upgrade it when ``auto_upgrade`` and it is behind.
+
+    With ``create=False`` a database without superlite's tables raises :class:`NoDatabaseError`.
 
     The first look takes no lock (the common case, an up-to-date database, stays cheap); when
     it finds work, or another process's DDL is under way, the lock is taken and the look repeated.
@@ -89,6 +91,8 @@ def open_schema(engine: Engine, *, auto_upgrade: bool) -> SchemaStatus:
             if not _concurrent_ddl(exc):
                 raise
             status = None
+    if status is not None and status.current is None and not create:
+        raise NoDatabaseError(masked(engine.url), "it has no superlite tables")
     if status is not None and (status.up_to_date or not auto_upgrade):
         return status
     return _locked(engine, run=auto_upgrade)
