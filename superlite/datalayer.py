@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from superlite.common.arguments import check_positive_int
+from superlite.common.arguments import check_positive_int, check_version
 from superlite.common.uris import mask_uri
 from superlite.components.component import Component, component_types
 from superlite.components.reference import Resolved, Selector, parse_reference, split_name
@@ -148,7 +148,7 @@ class Datalayer:
         points at it, unless ``force`` (which also removes those aliases, or ends their canary). Never prompts. Returns
         the removed records.
         """
-        versions = set(self.registry.show(type_id, identifier)) if version is None else {version}
+        versions = set(self.registry.show(type_id, identifier)) if version is None else {check_version(version)}
         aliased = self.lifecycle.pointing_at(type_id, identifier, versions)
         if aliased and not force:
             names = ", ".join(f"{state.alias!r} (version {state.version})" for state in aliased)
