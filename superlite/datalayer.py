@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from superlite.config import Settings
 from superlite.errors import ConfigurationError, DependencyError
 from superlite.registry import Lifecycle, Registry, Resolver
 from superlite.registry.deployment import Deployer, check_spec, read_spec
+from superlite.registry.follow import heartbeat_age, is_alive, stale_after
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
 from superlite.stores.registry import open_artifact_store, open_database
 
@@ -164,7 +166,11 @@ class Datalayer:
         """Create ``alias`` or move it to ``version`` (a running canary ends); return its state.
 
         Proxies loaded with ``alias=`` (or ``"name@alias"``) follow the move from their next call.
-        Every change is recorded in :meth:`alias_history`, with who made it and ``why``.
+        Every change is recorded in :meth:`alias_history`, with who made it and ``why``. When
+        live workers follow the alias, the move is two-phase: it returns once they have loaded
+        and warmed ``version`` (at most ``swap_timeout`` seconds), and raises
+        :class:`~superlite.errors.SwapError`, leaving the alias where it was, if one of them
+        could not (the same holds for :meth:`start_canary` and :meth:`rollback`).
         """
         return self.lifecycle.set(type_id, identifier, alias, version, why).to_dict()
 
@@ -219,6 +225,31 @@ class Datalayer:
     def rollback_deployment(self, name: str, version: int | None = None) -> dict[str, Any]:
         """Apply deployment ``name`` as it was at ``version`` (default: the version before the latest)."""
         return self.deploy(self.deployer.rollback(name, version), why=f"rollback of deployment {name!r}")
+
+    def workers(self, *, include_stale: bool = False) -> list[dict[str, object]]:
+        """The serving processes that report to this database: host, pid, queues, follows, loaded models.
+
+        Each entry also has ``heartbeat_age`` (seconds) and ``alive``: a process is stale once it
+        has missed three heartbeats (at least one second; see ``docs/lifecycle.md``). Stale ones
+        (killed workers) are left out unless ``include_stale``.
+        """
+        now = datetime.now(UTC)
+        views = []
+        for status in self.metadata.workers():
+            alive = is_alive(status, now)
+            if alive or include_stale:
+                views.append(
+                    {
+                        "id": status.id, "host": status.host, "pid": status.pid, "queues": list(status.queues),
+                        "follow": list(status.follow), "policy": status.policy,
+                        "loaded": [dict(m) for m in status.loaded],
+                        "targets": {uuid: dict(t) for uuid, t in status.targets.items()},
+                        "heartbeat_age": round(heartbeat_age(status, now), 3), "alive": alive,
+                        "stale_after": stale_after(status),
+                        "started_at": status.started_at.isoformat() if status.started_at else None,
+                    }
+                )
+        return views
 
     def resolve(self, target: str | Selector, key: str | None = None, *, split: bool = True) -> Resolved:
         """The version a reference string or selector means now, for a request with routing ``key``.

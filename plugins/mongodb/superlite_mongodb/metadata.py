@@ -36,6 +36,7 @@ from superlite.stores.base import SCHEMA_VERSION, ComponentRecord, MetadataStore
 from superlite_mongodb.aliases import MongoAliases
 from superlite_mongodb.connection import MongoConnection
 from superlite_mongodb.documents import from_document, to_document
+from superlite_mongodb.workers import MongoWorkers
 
 DEFAULT_PREFIX = "superlite_"
 
@@ -44,7 +45,7 @@ _VERSION_KEY = [("type_id", ASCENDING), ("identifier", ASCENDING), ("version", A
 _SCHEMA_ID = "schema"
 
 
-class MongoMetadataStore(MongoAliases, MetadataStore):
+class MongoMetadataStore(MongoAliases, MongoWorkers, MetadataStore):
     """A :class:`~superlite.stores.base.MetadataStore` on a MongoDB (or mongomock) database.
 
     Opening checks the schema version (raising :class:`~superlite.errors.SchemaVersionError`
@@ -62,6 +63,7 @@ class MongoMetadataStore(MongoAliases, MetadataStore):
             self._check_schema()
             self._create_indexes()
             self._open_aliases(database, prefix)
+            self._open_workers(database, prefix)
         except BaseException:
             self.close()
             raise

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from celery import signals
@@ -26,7 +27,7 @@ from superlite.compute.celery.app import (
     queue_name,
     visibility_timeout,
 )
-from superlite.compute.celery.tasks import WorkerState, register_task
+from superlite.compute.celery.tasks import FollowOptions, WorkerState, register_task
 from superlite.config import CacheOptions, Settings
 from superlite.serialization.wire import CODEC
 
@@ -48,20 +49,26 @@ def run_worker(
     cache_items: int | None = CacheOptions.cache_items,
     loglevel: str = "INFO",
     pool: str = "prefork",
+    follow: FollowOptions | None = None,
 ) -> int:
     """Serve the models of ``settings.uri`` to tasks from ``settings.broker`` until stopped.
 
     ``queues`` defaults to the settings' queue; ``cache_mb``/``cache_items`` bound each process's
-    model cache (None: unbounded). Checks that the database and the broker answer before it
+    model cache (None: unbounded). Every serving process (each pool process with prefork) writes
+    a heartbeat row and keeps ``follow``'s targets loaded and warm (see
+    :mod:`superlite.compute.follower`). Checks that the database and the broker answer before it
     starts, and returns the worker's exit code.
     """
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
     queues = list(queues) or [queue_name(settings)]
-    state = WorkerState(settings, cache_mb=cache_mb, cache_items=cache_items)
+    follow = replace(follow or FollowOptions(), queues=tuple(queues))
+    state = WorkerState(settings, cache_mb=cache_mb, cache_items=cache_items, follow=follow)
     state.datalayer()
     if pool == "prefork":
         state.close()
+    else:
+        state.start_follower()
     app = build_app(settings)
     check_broker(app)
     register_task(app, state)
@@ -79,7 +86,13 @@ def run_worker(
         without_heartbeat=True,
     )
     logger.info("%s", startup_line(settings, queues, worker.concurrency, pool, cache_mb, cache_items))
-    worker.start()
+    if follow.specs:
+        logger.info("following %s (policy %s)", ", ".join(str(s) for s in follow.specs), follow.policy)
+    try:
+        worker.start()
+    finally:
+        if pool != "prefork":
+            state.close()
     return int(worker.exitcode or 0)
 
 
@@ -102,6 +115,7 @@ def _connect_process_signals(state: WorkerState) -> None:
     def warm_up(**_: Any) -> None:
         try:
             state.datalayer()
+            state.start_follower()
         except Exception as exc:
             logger.error("pool process %s could not open the database: %s", os.getpid(), exc)
 

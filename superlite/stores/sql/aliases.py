@@ -41,14 +41,13 @@ class SQLAliases:
                     f"alias {change.alias!r} of {change.type_id} {change.identifier!r} was changed by another "
                     f"process meanwhile (expected revision {expected_revision})"
                 )
-            connection.execute(
-                alias_history.insert().values(
-                    type_id=change.type_id, identifier=change.identifier, alias=change.alias,
-                    action=change.action, before=change.before, after=change.after,
-                    who=change.who, why=change.why, at=change.at or utcnow(),
-                )
-            )
+            _append(connection, change)
             self._alias_changed(connection, change, state)
+
+    def record_alias_change(self, change: AliasChange) -> None:
+        """Append ``change`` to the alias's history; the alias itself is not touched."""
+        with reporting(self._engine), writer(self._engine).begin() as connection:
+            _append(connection, change)
 
     def _alias_changed(self, connection: Connection, change: AliasChange, state: AliasState | None) -> None:
         """Hook for the change feed, called inside the alias's transaction."""
@@ -67,6 +66,16 @@ class SQLAliases:
             )
             for row in rows
         ]
+
+
+def _append(connection: Connection, change: AliasChange) -> None:
+    connection.execute(
+        alias_history.insert().values(
+            type_id=change.type_id, identifier=change.identifier, alias=change.alias,
+            action=change.action, before=change.before, after=change.after,
+            who=change.who, why=change.why, at=change.at or utcnow(),
+        )
+    )
 
 
 def _key(type_id: str, identifier: str, alias: str) -> tuple[Any, ...]:
