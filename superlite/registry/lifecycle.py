@@ -194,16 +194,17 @@ class Lifecycle:
                 )
             views = (before.to_dict() if before else None, after.to_dict() if after else None)
             try:
-                note = self.swaps.prepare(type_id, identifier, alias, new_targets(before, after)).note()
+                with self.swaps.prepared(type_id, identifier, alias, new_targets(before, after)) as outcome:
+                    note = outcome.note()
+                    reason = why if note is None else (note if why is None else f"{why}; {note}")
+                    change = AliasChange(type_id, identifier, alias, action, *views, who(), reason)
+                    self.metadata.write_alias(change, after, before.revision if before else 0)
             except SwapError as exc:
                 refused = f"refused: {exc.failures}" if why is None else f"{why}; refused: {exc.failures}"
                 self.metadata.record_alias_change(
                     AliasChange(type_id, identifier, alias, f"{action}-refused", *views, who(), refused)
                 )
                 raise
-            reason = why if note is None else (note if why is None else f"{why}; {note}")
-            change = AliasChange(type_id, identifier, alias, action, *views, who(), reason)
-            self.metadata.write_alias(change, after, before.revision if before else 0)
             return after
 
         return retry(

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import time
 import uuid as uuid_module
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -66,20 +68,24 @@ class SwapCoordinator:
         now = datetime.now(UTC)
         return [w for w in self.metadata.workers() if is_alive(w, now) and follows(w, type_id, identifier, alias)]
 
-    def prepare(self, type_id: str, identifier: str, alias: str, uuids: tuple[str, ...]) -> SwapOutcome:
+    @contextmanager
+    def prepared(self, type_id: str, identifier: str, alias: str, uuids: tuple[str, ...]) -> Iterator[SwapOutcome]:
         """Have every live follower load and warm ``uuids``; raise :class:`SwapError` if one fails.
 
-        Returns at once when nobody follows the alias.
+        Yields at once when nobody follows the alias. Write the move inside the block: the
+        pending move is withdrawn only after it, so followers never see a moment when the new
+        target is neither pending nor the alias's (and release it).
         """
         if not uuids or not self.followers(type_id, identifier, alias):
-            return SwapOutcome()
+            yield SwapOutcome()
+            return
         move = PendingMove(
             str(uuid_module.uuid4()), type_id, identifier, alias, uuids, self.who,
             datetime.now(UTC) + timedelta(seconds=self.timeout + PENDING_GRACE),
         )
         self.metadata.add_pending(move)
         try:
-            return self._wait(move)
+            yield self._wait(move)
         finally:
             self.metadata.remove_pending([move.id])
             self._prune_expired()
