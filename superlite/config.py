@@ -99,11 +99,14 @@ class SwapOptions:
 
     ``swap_timeout``: seconds a move waits for live following workers to load and warm its new
     target before it goes ahead without the ones still loading. ``swap_poll``: seconds between
-    two looks at their readiness.
+    two looks at their readiness. ``alias_refresh``: seconds an alias-following proxy of this
+    Datalayer may reuse the alias state it read (None: read it at every call, so a move is seen
+    at the next call; with a value, within that many seconds, for one read per interval).
     """
 
     swap_timeout: float = 60.0
     swap_poll: float = 0.05
+    alias_refresh: float | None = None
 
 
 _GROUPS: dict[str, type] = {

@@ -43,7 +43,7 @@ class Datalayer:
         self.settings = settings
         self.registry = registry
         self.lifecycle = Lifecycle(registry)
-        self.resolver = Resolver(registry, self.lifecycle)
+        self.resolver = Resolver(registry, self.lifecycle, settings.swap.alias_refresh)
         self.deployer = Deployer(registry, self.lifecycle)
         self.executor = Executor(self._load_model, settings.cache)
         self.compute_backend: Compute = open_compute(settings, self.executor, wrappers)
@@ -148,6 +148,7 @@ class Datalayer:
                 self.lifecycle.remove(type_id, identifier, state.alias, why="its version was removed (force=True)")
             else:
                 self.lifecycle.rollback(type_id, identifier, state.alias, why="its canary version was removed (force=True)")
+        self.resolver.forget()
         for record in removed:
             self.executor.discard(record.uuid)
         return removed
@@ -172,7 +173,9 @@ class Datalayer:
         :class:`~superlite.errors.SwapError`, leaving the alias where it was, if one of them
         could not (the same holds for :meth:`start_canary` and :meth:`rollback`).
         """
-        return self.lifecycle.set(type_id, identifier, alias, version, why).to_dict()
+        state = self.lifecycle.set(type_id, identifier, alias, version, why).to_dict()
+        self.resolver.forget(type_id, identifier, alias)
+        return state
 
     def aliases(self, type_id: str, identifier: str) -> dict[str, dict[str, object]]:
         """``{alias: state}`` of one identifier: target version and uuid, canary, previous version."""
@@ -181,6 +184,7 @@ class Datalayer:
     def remove_alias(self, type_id: str, identifier: str, alias: str, *, why: str | None = None) -> None:
         """Delete ``alias`` (proxies following it fail with NotFoundError from their next call)."""
         self.lifecycle.remove(type_id, identifier, alias, why)
+        self.resolver.forget(type_id, identifier, alias)
 
     def alias_history(
         self, type_id: str, identifier: str, alias: str | None = None, *, limit: int = 100
@@ -196,15 +200,21 @@ class Datalayer:
         A request's routing ``key`` (``predict(x, key=user_id)``) keeps it on one side while the
         split holds; requests without a key are split at random.
         """
-        return self.lifecycle.start_canary(type_id, identifier, alias, version, percent, why).to_dict()
+        state = self.lifecycle.start_canary(type_id, identifier, alias, version, percent, why).to_dict()
+        self.resolver.forget(type_id, identifier, alias)
+        return state
 
     def promote(self, type_id: str, identifier: str, alias: str, *, why: str | None = None) -> dict[str, object]:
         """Move the alias to its canary version: all traffic goes there and the canary ends."""
-        return self.lifecycle.promote(type_id, identifier, alias, why).to_dict()
+        state = self.lifecycle.promote(type_id, identifier, alias, why).to_dict()
+        self.resolver.forget(type_id, identifier, alias)
+        return state
 
     def rollback(self, type_id: str, identifier: str, alias: str, *, why: str | None = None) -> dict[str, object]:
         """End the alias's canary if one runs; otherwise move it back to its previous version."""
-        return self.lifecycle.rollback(type_id, identifier, alias, why).to_dict()
+        state = self.lifecycle.rollback(type_id, identifier, alias, why).to_dict()
+        self.resolver.forget(type_id, identifier, alias)
+        return state
 
     def deploy(self, spec: str | Path | Mapping[str, Any], *, check: bool = False, why: str | None = None) -> dict[str, Any]:
         """Bring aliases and canaries to what a deployment file (a path, or its parsed content) declares.
@@ -219,6 +229,7 @@ class Datalayer:
             moves = self.deployer.plan(checked)
             return {"deployment": checked["name"], "version": None, "moves": [m.to_dict() for m in moves]}
         deployment, moves = self.deployer.apply(checked, why)
+        self.resolver.forget()
         stored = self.apply(deployment)
         return {"deployment": stored.identifier, "version": stored.version, "moves": [m.to_dict() for m in moves]}
 

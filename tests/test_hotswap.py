@@ -181,3 +181,16 @@ def test_two_movers_at_once_leave_a_consistent_history(db: superlite.Datalayer, 
     assert [h["action"] for h in history] == ["set"] * 3
     for earlier, later in zip(history, history[1:]):
         assert (later["before"]["version"], later["before"]["revision"]) == (earlier["after"]["version"], earlier["after"]["revision"])
+
+
+def test_alias_refresh_reuses_a_read_state_but_not_after_an_own_move(db: superlite.Datalayer) -> None:
+    for i in range(3):
+        db.apply(ObjectModel("m", object=tag(f"v{i}")))
+    db.set_alias("model", "m", "production", version=0)
+    with superlite.connect(db.settings.uri, broker=None, alias_refresh=3600.0) as cached:
+        proxy = cached.load("model", "m@production")
+        assert proxy.predict(1) == ("v0", 1)
+        db.set_alias("model", "m", "production", version=1)  # another Datalayer moves it
+        assert proxy.predict(1) == ("v0", 1)  # seen within alias_refresh, not at once
+        cached.set_alias("model", "m", "production", version=2)  # its own move is seen at once
+        assert proxy.predict(1) == ("v2", 1)
