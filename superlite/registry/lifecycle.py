@@ -82,7 +82,7 @@ class Lifecycle:
         self.registry = registry
         self.metadata = registry.metadata
         options = registry.settings.swap
-        self.swaps = SwapCoordinator(self.metadata, options.swap_timeout, options.swap_poll, who())
+        self.swaps = SwapCoordinator(self.metadata, options.swap_timeout, options.swap_poll, who)
 
     def get(self, type_id: str, identifier: str, alias: str) -> AliasState:
         """The state of one alias; :class:`NotFoundError` listing the set ones when absent."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid as uuid_module
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,7 +57,7 @@ def new_targets(before: AliasState | None, after: AliasState | None) -> tuple[st
 class SwapCoordinator:
     """Runs phase one of a move: record it as pending, wait for the following workers' verdicts."""
 
-    def __init__(self, metadata: MetadataStore, timeout: float, poll: float, who: str) -> None:
+    def __init__(self, metadata: MetadataStore, timeout: float, poll: float, who: Callable[[], str]) -> None:
         self.metadata = metadata
         self.timeout = timeout
         self.poll = poll
@@ -80,7 +80,7 @@ class SwapCoordinator:
             yield SwapOutcome()
             return
         move = PendingMove(
-            str(uuid_module.uuid4()), type_id, identifier, alias, uuids, self.who,
+            str(uuid_module.uuid4()), type_id, identifier, alias, uuids, self.who(),
             datetime.now(UTC) + timedelta(seconds=self.timeout + PENDING_GRACE),
         )
         self.metadata.add_pending(move)
