@@ -157,3 +157,35 @@ def test_no_request_fails_while_the_alias_moves_under_load(make_stack, redis_bro
                 thread.join(CALL_TIMEOUT)
     assert failures == []
     assert {"v0", "v1", "v2"} <= set(answers)
+
+
+def test_sticky_keys_and_rollback_through_following_workers(make_stack, redis_broker: str) -> None:
+    stack = following_stack(make_stack, redis_broker)
+    name = unique("m")
+    with stack.connect() as db:
+        for tag in ("v0", "v1"):
+            db.apply(ObjectModel(name, object=remote_models.Tag(tag)))
+        db.set_alias("model", name, "production", version=0)
+        db.start_canary("model", name, "production", version=1, percent=50)
+        proxy = db.load("model", name, alias="production")
+        sides = {key: proxy.predict(0, key=key)[0] for key in (f"user-{i}" for i in range(12))}
+        assert set(sides.values()) == {"v0", "v1"}  # 12 keys at 50 %: both sides (fixed hashes)
+        for key, side in sides.items():
+            assert [proxy.predict(0, key=key)[0] for _ in range(3)] == [side] * 3
+        db.rollback("model", name, "production")  # ends the canary
+        assert {proxy.predict(0, key=key)[0] for key in sides} == {"v0"}
+        db.set_alias("model", name, "production", version=1)
+        db.rollback("model", name, "production")  # back to the previous target
+        assert db.aliases("model", name)["production"]["version"] == 0
+        assert {proxy.predict(0)[0] for _ in range(4)} == {"v0"}
+
+
+def test_a_threads_worker_reports_from_its_main_process(make_stack, redis_broker: str) -> None:
+    stack = make_stack(redis_broker, "--pool", "threads", "--concurrency", "2", "--heartbeat", "0.2")
+    with stack.connect() as db:
+        wait_for(lambda: len(db.workers()) == 1, "the worker's row")
+        [row] = db.workers()
+        assert row["pid"] == stack.workers[0].pid and row["follow"] == [] and row["policy"] == "latest:1"
+    stack.stop()
+    with superlite.connect(stack.uri, broker=None) as db:
+        assert db.workers(include_stale=True) == []  # a clean stop deletes the row

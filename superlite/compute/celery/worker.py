@@ -67,11 +67,11 @@ def run_worker(
     state.datalayer()
     if pool == "prefork":
         state.close()
-    else:
-        state.start_follower()
     app = build_app(settings)
     check_broker(app)
     register_task(app, state)
+    if pool != "prefork":
+        state.start_follower()
     _connect_process_signals(state)
     worker = app.Worker(
         hostname=f"superlite-{os.getpid()}@{socket.gethostname()}",
