@@ -16,6 +16,7 @@ import pytest
 
 import superlite
 from superlite import ObjectModel
+from superlite.components.reference import Selector
 from superlite.compute.follower import Follower
 from superlite.errors import ConfigurationError, SwapError
 from superlite.registry.follow import FollowSpec, VersionPolicy
@@ -194,3 +195,34 @@ def test_alias_refresh_reuses_a_read_state_but_not_after_an_own_move(db: superli
         assert proxy.predict(1) == ("v0", 1)  # seen within alias_refresh, not at once
         cached.set_alias("model", "m", "production", version=2)  # its own move is seen at once
         assert proxy.predict(1) == ("v2", 1)
+
+
+
+GATE, ENTERED = threading.Event(), threading.Event()
+
+
+def held(x):
+    """Answers ``("v0", x)`` once GATE opens (stored by reference: the events are this module's)."""
+    ENTERED.set()
+    GATE.wait(60)
+    return ("v0", x)
+
+
+def test_a_running_call_keeps_its_version_until_it_ends(db: superlite.Datalayer) -> None:
+    GATE.clear()
+    ENTERED.clear()
+    db.apply(ObjectModel("m", object=held))
+    db.apply(ObjectModel("m", object=tag("v1")))
+    old = db.record("model", "m", version=0).uuid
+    db.set_alias("model", "m", "production", version=0)
+    f = follower(db, "model:m@production")
+    f.sync()
+    handle = db.compute(Selector("model", "m", alias="production"), "predict", (1,), wait=False)
+    assert ENTERED.wait(60)
+    db.set_alias("model", "m", "production", version=1)
+    f.sync()
+    assert old in db.executor.models.keys()  # a call still runs on it: not released
+    GATE.set()
+    assert handle.result(60) == ("v0", 1)
+    f.sync()
+    assert old not in db.executor.models.keys()

@@ -97,11 +97,11 @@ class Executor:
                     del self._running[uuid]
                 self._last_done[uuid] = time.monotonic()
 
-    def idle_for(self, uuid: str) -> float:
-        """Seconds since the last call on ``uuid`` ended (0 while one runs; a large number if none ran)."""
+    def idle_for(self, uuid: str) -> float | None:
+        """Seconds since the last call on ``uuid`` ended: None while one runs, infinity if none ran."""
         with self._activity:
             if self._running[uuid]:
-                return 0.0
+                return None
             done = self._last_done.get(uuid)
         return float("inf") if done is None else time.monotonic() - done
 

@@ -215,7 +215,8 @@ class Follower:
     def _release_idle(self) -> None:
         executor = self.db.executor
         for uuid in list(self._releasing):
-            if executor.idle_for(uuid) >= self.release_after:
+            idle = executor.idle_for(uuid)
+            if idle is not None and idle >= self.release_after:
                 with self._lock:
                     if uuid not in self._releasing:
                         continue
