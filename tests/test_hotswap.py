@@ -77,7 +77,7 @@ def test_policy_and_latest_decide_what_is_loaded(db: superlite.Datalayer) -> Non
     f.sync()
     assert set(db.executor.models.keys()) == {uuids[1], uuids[2]}
     f = follower(db, "model:*@latest")
-    assert set(f.wanted()[0]) == {uuids[2], db.record("model", "other").uuid}
+    assert set(f.wanted()) == {uuids[2], db.record("model", "other").uuid}
 
 
 def test_status_lists_the_follower_with_its_loaded_models(db: superlite.Datalayer, running: Follower) -> None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from superlite.components.reference import LATEST
 from superlite.registry.follow import FollowSpec, VersionPolicy
-from superlite.stores.base import PendingMove, WorkerStatus
+from superlite.stores.base import WorkerStatus
 
 if TYPE_CHECKING:
     from superlite.datalayer import Datalayer
@@ -132,7 +132,7 @@ class Follower:
 
     def sync(self) -> None:
         """One round: load and warm what is wanted and missing, release what is no longer wanted."""
-        wanted, moves = self.wanted()
+        wanted = self.wanted()
         with self._lock:
             for uuid in list(self._targets):
                 if uuid not in wanted:
@@ -150,7 +150,7 @@ class Follower:
                 target.moves |= move_ids
         self._release_idle()
 
-    def wanted(self) -> tuple[dict[str, set[str]], list[PendingMove]]:
+    def wanted(self) -> dict[str, set[str]]:
         """``{uuid: ids of the pending moves that want it}`` this process should hold now."""
         metadata = self.db.metadata
         wanted: dict[str, set[str]] = {}
@@ -162,12 +162,11 @@ class Follower:
                 for uuid in self._uuids(spec, identifier):
                     wanted.setdefault(uuid, set())
         now = datetime.now(UTC)
-        moves = [m for m in metadata.pending_moves() if m.expires_at > now]
-        for move in moves:
-            if any(spec.matches(move.type_id, move.identifier, move.alias) for spec in self.specs):
+        for move in metadata.pending_moves():
+            if move.expires_at > now and any(spec.matches(move.type_id, move.identifier, move.alias) for spec in self.specs):
                 for uuid in move.uuids:
                     wanted.setdefault(uuid, set()).add(move.id)
-        return wanted, moves
+        return wanted
 
     def _uuids(self, spec: FollowSpec, identifier: str) -> list[str]:
         metadata = self.db.metadata
