@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import threading
@@ -130,6 +131,7 @@ def main() -> None:
     finally:
         for worker in workers:
             worker.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def run(db: superlite.Datalayer, connect: Callable[[], superlite.Datalayer], name: str, args: argparse.Namespace) -> None:
