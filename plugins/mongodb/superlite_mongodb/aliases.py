@@ -58,6 +58,10 @@ class MongoAliases:
                 f"alias {change.alias!r} of {change.type_id} {change.identifier!r} was changed by another "
                 f"process meanwhile (expected revision {expected_revision})"
             )
+        self.record_alias_change(change)
+
+    def record_alias_change(self, change: AliasChange) -> None:
+        """Append ``change`` to the alias's history (numbered from the counter document)."""
         counter = self._counters.find_one_and_update(
             {"_id": _HISTORY_COUNTER}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
         )
