@@ -13,7 +13,7 @@ import abc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 #: Size of the pieces artifacts are streamed in, both directions.
 CHUNK_SIZE = 8 * 1024 * 1024
@@ -156,6 +156,23 @@ class AliasChange:
     why: str | None = None
     at: datetime | None = None
     id: int | None = None
+
+    def event(self, state: AliasState | None) -> dict[str, Any]:
+        """The change-feed fields of this move to ``state`` (kind ``alias``; no id or time yet).
+
+        ``uuid``/``version`` name the new target (None once the alias is deleted).
+        """
+        return {
+            "kind": "alias",
+            "type_id": self.type_id,
+            "identifier": self.identifier,
+            "uuid": state.uuid if state is not None else None,
+            "version": state.version if state is not None else None,
+            "payload": {
+                "alias": self.alias, "action": self.action, "after": self.after,
+                "revision": state.revision if state is not None else None,
+            },
+        }
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready view."""

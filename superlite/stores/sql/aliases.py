@@ -43,7 +43,7 @@ class SQLAliases:
                     f"process meanwhile (expected revision {expected_revision})"
                 )
             _append(connection, change)
-            write_events(connection, [_event(change, state)])
+            write_events(connection, [{**change.event(state), "created_at": change.at or utcnow()}])
 
     def record_alias_change(self, change: AliasChange) -> None:
         """Append ``change`` to the alias's history; the alias itself is not touched."""
@@ -93,18 +93,6 @@ def _compare_and_set(connection: Connection, change: AliasChange, state: AliasSt
             return False
         return True
     return connection.execute(sa.update(aliases).where(*key, aliases.c.revision == expected).values(**values)).rowcount == 1
-
-
-def _event(change: AliasChange, state: AliasState | None) -> dict[str, Any]:
-    return {
-        "kind": "alias",
-        "type_id": change.type_id,
-        "identifier": change.identifier,
-        "uuid": state.uuid if state is not None else None,
-        "version": state.version if state is not None else None,
-        "payload": {"alias": change.alias, "action": change.action, "after": change.after},
-        "created_at": change.at or utcnow(),
-    }
 
 
 def _values(state: AliasState) -> dict[str, object]:
