@@ -45,6 +45,7 @@ ERROR_ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "StoredClassImportError": ("pkg.mod:Cls", "pkg.mod", ModuleNotFoundError("No module named 'pkg'")),
     "RemoteError": ("ValueError", "inner", "Traceback: ..."),
     "NoDatabaseError": ("sqlite:////x.db", "the file /x.db does not exist"),
+    "SwapError": ("alias production not moved", {"host:1": "warm-up raised ValueError"}),
 }
 
 
