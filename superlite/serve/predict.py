@@ -19,7 +19,7 @@ from superlite.serve.schemas import PredictRequest, PredictResponse
 router = APIRouter(tags=["Plain JSON"])
 
 
-@router.post("/predict/{name}", response_model=PredictResponse, response_model_exclude_none=True,
+@router.post("/predict/{name}", response_model=PredictResponse, response_model_exclude_unset=True,
              responses=COMPUTE_ERRORS)
 async def predict(request: Request, name: str, body: PredictRequest) -> dict[str, Any]:
     """Predict one ``input`` or a batch of ``inputs`` with model ``name`` (``name@3`` pins a version)."""
