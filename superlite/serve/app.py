@@ -13,10 +13,17 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 import superlite
 from superlite.datalayer import Datalayer, connect
-from superlite.serve.errors import ApiError, api_error_handler, unexpected_error_handler, validation_error_handler
+from superlite.serve.errors import (
+    ApiError,
+    api_error_handler,
+    http_error_handler,
+    unexpected_error_handler,
+    validation_error_handler,
+)
 from superlite.serve.metrics import ServeMetrics
 
 #: Default largest request body, in bytes.
@@ -141,6 +148,7 @@ def create_app(
     app.state.serve = state
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(HTTPException, http_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)
     app.add_middleware(BodyLimit, max_bytes=state.options.max_body_bytes)
     for module in (oip, predict, manage, dashboard):

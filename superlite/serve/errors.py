@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from superlite.errors import (
     ComputeError,
@@ -111,3 +112,9 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResp
     """Anything else: 500 naming the exception type (the traceback goes to the server log)."""
     text = str(exc).splitlines()[0] if str(exc) else ""
     return JSONResponse({"error": f"internal error: {type(exc).__name__}" + (f": {text}" if text else "")}, status_code=500)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Errors the framework raises itself (unknown route, wrong method, unreadable body), as ``{"error": ...}``."""
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
