@@ -40,13 +40,14 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
 
 @main.command()
 @click.option("--broker", envvar="SUPERLITE_BROKER", help="Celery broker URL (default: no workers, in-process compute).")
+@click.option("--queue", help="Celery queue the API sends to and the workers consume (default: superlite).")
 @click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True, help="Worker processes to start (with --broker).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True, help="Pool processes of each worker.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the API listens on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port of the API.")
 @click.pass_obj
 @reports_errors
-def dev(state: CliState, broker: str | None, workers: int, concurrency: int, host: str, port: int) -> None:
+def dev(state: CliState, broker: str | None, queue: str | None, workers: int, concurrency: int, host: str, port: int) -> None:
     """Start the API and workers as child processes until Ctrl-C (the stack of docker-compose.yml, without Docker)."""
     stop_requested = False
 
@@ -58,10 +59,12 @@ def dev(state: CliState, broker: str | None, workers: int, concurrency: int, hos
     children: list[subprocess.Popen[bytes]] = []
     try:
         broker_args = ["--broker", broker] if broker else []
-        children.append(_start(["serve", *broker_args, "--host", host, "--port", str(port)], state.uri))
+        queue_args = ["--queue", queue] if broker and queue else []
+        children.append(_start(["serve", *broker_args, *queue_args, "--host", host, "--port", str(port)], state.uri))
         if broker:
+            worker_args = ["--queues", queue] if queue else []
             for _ in range(workers):
-                children.append(_start(["worker", *broker_args, "--concurrency", str(concurrency)], state.uri))
+                children.append(_start(["worker", *broker_args, *worker_args, "--concurrency", str(concurrency)], state.uri))
         click.echo(f"superlite dev: API on http://{host}:{port}/ with {len(children) - 1} worker(s); Ctrl-C stops", err=True)
         while not stop_requested and all(child.poll() is None for child in children):
             time.sleep(0.2)
