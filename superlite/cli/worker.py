@@ -19,6 +19,7 @@ from superlite.config import ENV_URI
 @click.option("--cache-items", type=click.IntRange(min=1), default=32, show_default=True, help="At most this many models cached per process.")
 @click.option("--pool", type=click.Choice(["prefork", "threads"]), default="prefork", show_default=True, help="prefork: one process per slot, isolated; threads: one shared model cache.")
 @click.option("--visibility-timeout", type=click.FloatRange(min=1), help="Redis only: seconds before a task taken by a vanished worker is delivered again (default 120).")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus metrics of every pool process on this port (needs the serve extra).")
 @click.option("--loglevel", default="INFO", show_default=True, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), help="Log level of the worker.")
 @click.pass_obj
 @reports_errors
@@ -32,6 +33,7 @@ def worker(
     cache_items: int,
     pool: str,
     visibility_timeout: float | None,
+    metrics_port: int | None,
     loglevel: str,
 ) -> None:
     """Start a Celery worker that serves every model stored in the database (runs until stopped)."""
@@ -39,6 +41,10 @@ def worker(
     from superlite.config import Settings
 
     settings = Settings.resolve(worker_uri or state.uri, broker=broker, visibility_timeout=visibility_timeout)
+    if metrics_port is not None:
+        from superlite.serve.worker_metrics import export_worker_metrics
+
+        export_worker_metrics(metrics_port)
     names = [name.strip() for name in queues.split(",") if name.strip()]
     sys.exit(
         run_worker(

@@ -36,5 +36,8 @@ def test_compose_file_is_valid_and_has_the_serving_stack():
     assert "/v2/health/ready" in " ".join(services["api"]["healthcheck"]["test"])
     assert services["api"]["command"][0] == "serve"
     prometheus = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
-    targets = [t for job in prometheus["scrape_configs"] for c in job["static_configs"] for t in c["targets"]]
+    targets = [t for job in prometheus["scrape_configs"] for c in job.get("static_configs", []) for t in c["targets"]]
     assert "api:8000" in targets
+    assert "--metrics-port" in services["worker"]["command"]
+    workers = [c for job in prometheus["scrape_configs"] for c in job.get("dns_sd_configs", [])]
+    assert workers == [{"names": ["worker"], "type": "A", "port": 9100}]
