@@ -38,7 +38,8 @@ def list_components(request: Request) -> Any:
 @router.get("/{type_id}/{identifier}", response_model=ComponentVersions, responses=LOOKUP_ERRORS)
 def versions(request: Request, type_id: str, identifier: str) -> ComponentVersions:
     """The stored versions of one component."""
-    check_name(type_id, "type"), check_name(identifier, "identifier")
+    check_name(type_id, "type")
+    check_name(identifier, "identifier")
     try:
         found = state_of(request).db.show(type_id, identifier)
     except Exception as exc:
@@ -49,7 +50,8 @@ def versions(request: Request, type_id: str, identifier: str) -> ComponentVersio
 @router.get("/{type_id}/{identifier}/versions/{version}", response_model=RecordInfo, responses=LOOKUP_ERRORS)
 def record(request: Request, type_id: str, identifier: str, version: str) -> Any:
     """The stored record of one version (``latest`` for the newest)."""
-    check_name(type_id, "type"), check_name(identifier, "identifier")
+    check_name(type_id, "type")
+    check_name(identifier, "identifier")
     number = None if version == "latest" else parse_version(version)
     try:
         found = state_of(request).db.record(type_id, identifier, number)
@@ -60,7 +62,8 @@ def record(request: Request, type_id: str, identifier: str, version: str) -> Any
 
 def _remove(request: Request, type_id: str, identifier: str, version: int | None, force: bool) -> dict[str, Any]:
     require_token(request)
-    check_name(type_id, "type"), check_name(identifier, "identifier")
+    check_name(type_id, "type")
+    check_name(identifier, "identifier")
     try:
         removed = state_of(request).db.remove(type_id, identifier, version=version, force=force)
     except DependencyError as exc:
