@@ -74,5 +74,7 @@ def dev(state: CliState, broker: str | None, queue: str | None, workers: int, co
             signal.signal(sig, handler)
     failed = [child for child in children if child.returncode not in (0, -signal.SIGTERM)]
     if not stop_requested or failed:
-        click.echo(f"superlite dev: a process exited ({[c.args[3:5] for c in failed or children]})", err=True)
+        # name each child by its command and pid only: its arguments may hold a password
+        exits = ", ".join(f"{'serve' if i == 0 else 'worker'} (pid {c.pid}): {c.returncode}" for i, c in enumerate(children))
+        click.echo(f"superlite dev: a process exited on its own; exit codes: {exits}", err=True)
         sys.exit(1)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import signal
+import socket
+import subprocess
+import sys
 
 import httpx
 import psutil
 import pytest
 from conftest import fill
 
-from superlite.testing.http import running_server
+from superlite.testing.http import clean_env, running_server
 from superlite.testing.services import require_service
 from superlite.testing.workers import unique_queue
 
@@ -49,3 +52,17 @@ def test_dev_with_a_broker_runs_workers(tmp_path):
         assert dev.stop(signal.SIGINT) == 0, dev.log()
         for child in children:
             assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+
+
+def test_dev_exits_non_zero_when_a_child_dies(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'dev.db'}"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "superlite", "--uri", uri, "dev", "--port", str(port)],
+            capture_output=True, text=True, timeout=120, env=clean_env(),
+        )
+    assert result.returncode == 1
+    assert "exited on its own" in result.stderr and "serve (pid" in result.stderr
