@@ -64,12 +64,14 @@ def _remove(request: Request, type_id: str, identifier: str, version: int | None
     require_token(request)
     check_name(type_id, "type")
     check_name(identifier, "identifier")
+    state = state_of(request)
     try:
-        removed = state_of(request).db.remove(type_id, identifier, version=version, force=force)
+        removed = state.db.remove(type_id, identifier, version=version, force=force)
     except DependencyError as exc:
         raise ApiError(409, str(exc)) from None
     except Exception as exc:
         raise lookup_error(exc) from None
+    state.resolutions.forget(type_id, identifier)
     return {"removed": [r.to_dict() for r in removed]}
 
 

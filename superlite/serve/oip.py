@@ -80,10 +80,13 @@ def selector_for(name: str, version: str | None = None) -> Selector:
 
 
 async def resolve(state: ServeState, name: str, version: str | None = None) -> Resolved:
-    """Resolve ``name`` (and ``version``) to the model version that answers now (off the event loop)."""
+    """Resolve ``name`` (and ``version``) to the model version that answers now (I/O off the event loop)."""
     selector = selector_for(name, version)
+    found = state.resolutions.cached(selector)
+    if found is not None:
+        return found
     try:
-        return await asyncio.to_thread(state.db.resolve, selector)
+        return await asyncio.to_thread(state.resolutions.resolve, selector)
     except Exception as exc:
         raise lookup_error(exc) from None
 

@@ -30,11 +30,13 @@ class ServerConfig:
     broker: str | None = None
     max_body_bytes: int = ServeOptions.max_body_bytes
     timeout: float = ServeOptions.timeout
+    resolve_interval: float = ServeOptions.resolve_interval
     connect_options: dict[str, Any] = field(default_factory=dict)
 
     def options(self) -> ServeOptions:
         """The server options, with the token read from the environment."""
-        return ServeOptions(token=os.environ.get(TOKEN_ENV) or None, max_body_bytes=self.max_body_bytes, timeout=self.timeout)
+        return ServeOptions(token=os.environ.get(TOKEN_ENV) or None, max_body_bytes=self.max_body_bytes,
+                            timeout=self.timeout, resolve_interval=self.resolve_interval)
 
     def build(self) -> Any:
         """Connect and build the app."""

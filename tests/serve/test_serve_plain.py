@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from conftest import TOKEN
+
+import superlite
+from superlite import ObjectModel
 
 
 def test_predict_one_and_a_batch(client):
@@ -54,3 +59,21 @@ def test_metrics_count_each_version(client):
     assert stats["compute"] == "local"
     row = next(r for r in stats["versions"] if (r["model"], r["version"]) == ("double", "0"))
     assert row["requests"] >= 3 and row["errors"] == 0
+
+
+def test_a_version_applied_while_serving_answers_soon(client, models_uri):
+    assert client.post("/predict/echo", json={"input": 1}).json()["version"] == 0
+    with superlite.connect(models_uri, broker=None) as db:
+        db.apply(ObjectModel("echo", object=lambda x: [x]))
+    deadline = time.monotonic() + 60
+    while (answer := client.post("/predict/echo", json={"input": 1}).json())["version"] != 1:
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.05)
+    assert answer["output"] == [1]
+    assert client.post("/predict/echo@0", json={"input": 1}).json() == {"model": "echo", "version": 0, "output": 1}
+    with superlite.connect(models_uri, broker=None) as db:
+        db.remove("model", "echo", version=1)
+    while (answer := client.post("/predict/echo", json={"input": 1}).json())["version"] != 0:
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.05)
+    assert client.post("/predict/echo@1", json={"input": 1}).status_code == 404
