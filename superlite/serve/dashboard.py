@@ -17,8 +17,9 @@ from fastapi.responses import HTMLResponse, Response
 
 import superlite
 from superlite.common.uris import mask_uri
+from superlite.compute.base import ComputeWrapper
 from superlite.serve.oip import MODEL, state_of
-from superlite.serve.schemas import Stats
+from superlite.serve.schemas import Stats, Workers
 
 router = APIRouter(tags=["Dashboard and metrics"])
 
@@ -68,6 +69,21 @@ def stats(request: Request) -> Stats:
         models_loaded=len(state.db.executor.models.keys()),
         versions=state.metrics.snapshot(),
     )
+
+
+@router.get("/api/workers", response_model=Workers, response_model_exclude_none=True)
+def workers(request: Request) -> Workers:
+    """The workers consuming the queue predictions are sent to, and how many tasks wait in it.
+
+    Asks the broker (about a second with Celery); in-process compute has no workers.
+    """
+    compute = state_of(request).db.compute_backend
+    backend = compute.backend if isinstance(compute, ComputeWrapper) else compute
+    consumers = getattr(backend, "consumers", None)
+    if not callable(consumers):
+        return Workers(compute=backend.name, workers=[])
+    return Workers(compute=backend.name, queue=getattr(backend, "queue", None), workers=consumers(),
+                   waiting=backend.queue_length())  # type: ignore[attr-defined]
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})

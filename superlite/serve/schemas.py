@@ -190,3 +190,12 @@ class Stats(BaseModel):
     compute: str
     models_loaded: int
     versions: list[VersionStats]
+
+
+class Workers(BaseModel):
+    """``GET /api/workers``: who consumes the queue predictions go to (empty with in-process compute)."""
+
+    compute: str
+    queue: str | None = None
+    workers: list[str]
+    waiting: int | None = None

@@ -30,6 +30,7 @@ def test_dashboard_in_headless_chromium(server, client, tmp_path):
     assert double and int(double.group(1)) >= 4
     boom = re.search(r'data-model="boom" data-version="0"><td>boom</td><td>0</td><td class="num requests">\d+</td><td class="num">(\d+)</td>', dom)
     assert boom and int(boom.group(1)) >= 1
+    assert "In-process compute: predictions run in this server, no workers." in dom
     assert 'id="loaded">' in dom and 'id="loaded">–<' not in dom
 
     png = screenshot(chromium, server.url + "/", tmp_path / "dashboard.png", tmp_path / "profile-shot")

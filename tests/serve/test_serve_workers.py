@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def remote_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
 
 def test_infer_runs_on_a_worker(remote_server):
-    server, _ = remote_server
+    server, stack = remote_server
     body = {"id": "w1", "inputs": [{"name": "x", "shape": [3], "datatype": "INT64", "data": [1, 2, 3]}]}
     answer = httpx.post(f"{server.url}/v2/models/double/infer", json=body, timeout=60)
     assert answer.status_code == 200, answer.text
@@ -35,6 +36,9 @@ def test_infer_runs_on_a_worker(remote_server):
     stats = httpx.get(f"{server.url}/api/stats", timeout=60).json()
     assert stats["compute"] == "celery"
     assert stats["models_loaded"] == 0  # the worker loaded the model, not the server
+    workers = httpx.get(f"{server.url}/api/workers", timeout=60).json()
+    assert workers["compute"] == "celery" and workers["queue"] == stack.queue
+    assert workers["workers"] == [f"superlite-{stack.workers[0].pid}@{socket.gethostname()}"]
 
 
 def test_a_model_error_on_a_worker_is_a_500_naming_it(remote_server):
