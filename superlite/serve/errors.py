@@ -42,6 +42,7 @@ def _error(description: str) -> dict[str, Any]:
 #: The error answers every route may give, for the OpenAPI document.
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error("Malformed request"),
+    405: _error("Method not allowed (a path parameter such as '..' made the path name another route)"),
     413: _error("Request body too large"),
 }
 LOOKUP_ERRORS: dict[int | str, dict[str, Any]] = {**COMMON_ERRORS, 404: _error("No such component or version")}

@@ -135,3 +135,10 @@ def test_malformed_json_and_large_bodies(client):
 
     streamed = client.post("/v2/models/double/infer", content=chunks(), headers={"content-type": "application/json"})
     assert streamed.status_code == 413
+
+
+def test_a_dot_dot_name_that_lands_on_another_route_is_a_documented_405(client):
+    answer = client.post("/predict/..", json={"input": 1})  # the client resolves the path to POST /
+    assert answer.status_code == 405 and answer.json() == {"error": "Method Not Allowed"}
+    documented = client.get("/openapi.json").json()["paths"]["/predict/{name}"]["post"]["responses"]
+    assert "405" in documented
