@@ -402,6 +402,10 @@ class Datalayer:
         """Hand a ready-made task to the compute stack (what :meth:`compute` does after resolving)."""
         return self.compute_backend.submit(task)
 
+    async def asubmit(self, task: Task) -> ResultHandle:
+        """:meth:`submit` for asyncio callers: await the handle's ``aresult()``; ``answered_by`` names the version."""
+        return await self.compute_backend.asubmit(task)
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from superlite.config import ENV_URI
 @click.option("--heartbeat", type=click.FloatRange(min=0.05), default=2.0, show_default=True, help="Seconds between two status rows written to the database (three missed: presumed dead).")
 @click.option("--poll", type=click.FloatRange(min=0.01), default=0.5, show_default=True, help="Seconds between two looks for new targets and pending alias moves.")
 @click.option("--release-after", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Seconds a version no longer followed stays loaded after its last call.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus metrics of every pool process on this port (needs the serve extra).")
 @click.option("--loglevel", default="INFO", show_default=True, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), help="Log level of the worker.")
 @click.pass_obj
 @reports_errors
@@ -44,6 +45,7 @@ def worker(
     heartbeat: float,
     poll: float,
     release_after: float,
+    metrics_port: int | None,
     loglevel: str,
 ) -> None:
     """Start a Celery worker that serves every model stored in the database (runs until stopped).
@@ -64,6 +66,10 @@ def worker(
     )
 
     settings = Settings.resolve(worker_uri or state.uri, broker=broker, visibility_timeout=visibility_timeout)
+    if metrics_port is not None:
+        from superlite.serve.worker_metrics import export_worker_metrics
+
+        export_worker_metrics(metrics_port)
     names = [name.strip() for name in queues.split(",") if name.strip()]
     sys.exit(
         run_worker(

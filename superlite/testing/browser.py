@@ -1,0 +1,52 @@
+"""Headless Chromium for dashboard tests: find it, or skip (fail under ``SUPERLITE_REQUIRE_SERVICES=1``).
+
+Chromium is a system package (Debian: ``apt-get install chromium``); see the README's test
+prerequisites.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from superlite.testing.services import REQUIRE_ENV, services_required
+
+#: Executable names tried in order.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+
+#: Milliseconds of page time Chromium lets scripts run (fetches, timers) before dumping or shooting.
+SCRIPT_BUDGET_MS = 5000
+
+
+def require_chromium() -> str:
+    """The path of a Chromium executable, or skip (fail under CI) when none is installed."""
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    message = "headless Chromium is not installed (Debian: apt-get install chromium)"
+    if services_required():
+        pytest.fail(f"{message}; {REQUIRE_ENV}=1 makes this a failure", pytrace=False)
+    pytest.skip(message)
+
+
+def _run(chromium: str, *args: str, profile: Path) -> subprocess.CompletedProcess[str]:
+    command = [
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+        f"--user-data-dir={profile}", f"--virtual-time-budget={SCRIPT_BUDGET_MS}", *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+
+
+def dump_dom(chromium: str, url: str, profile: Path) -> str:
+    """The page's DOM after its scripts ran (as serialized HTML)."""
+    return _run(chromium, "--dump-dom", url, profile=profile).stdout
+
+
+def screenshot(chromium: str, url: str, path: Path, profile: Path, size: tuple[int, int] = (1280, 1100)) -> Path:
+    """A PNG of the page after its scripts ran."""
+    _run(chromium, f"--screenshot={path}", f"--window-size={size[0]},{size[1]}", url, profile=profile)
+    return path

@@ -1,0 +1,36 @@
+"""``superlite worker --metrics-port``: one scrape counts the tasks of every pool process."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from superlite import ObjectModel, Selector
+from superlite.errors import RemoteError
+from superlite.testing.http import free_port
+from superlite.testing.services import require_service
+from superlite.testing.workers import running_stack
+
+
+def scrape(port: int) -> dict[str, float]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+    return {name: float(value) for name, value in (line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))}
+
+
+def test_worker_exports_task_metrics_of_all_its_processes(tmp_path):
+    broker = require_service("redis")
+    port = free_port()
+    with running_stack("sqlite", broker, tmp_path, "--concurrency", "2", "--metrics-port", str(port), count=1) as stack:
+        with stack.connect() as db:
+            db.apply(ObjectModel("inc", object=lambda x: x + 1))
+            db.apply(ObjectModel("boom", object=lambda x: 1 / 0))
+            handles = [db.compute(Selector("model", "inc"), "predict", (i,), wait=False) for i in range(12)]
+            assert [h.result(60) for h in handles] == [i + 1 for i in range(12)]
+            with pytest.raises(RemoteError):
+                db.load("model", "boom").predict(1)
+        samples = scrape(port)
+        assert samples['superlite_worker_tasks_total{model="inc",status="success",version="0"}'] == 12
+        assert samples['superlite_worker_tasks_total{model="boom",status="error",version="0"}'] == 1
+        assert samples['superlite_worker_task_duration_seconds_count{model="inc",status="success",version="0"}'] == 12
+        pids = {p for p in stack.workers[0].pids() if p != stack.workers[0].pid}
+        assert len(pids) == 2
