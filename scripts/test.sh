@@ -3,5 +3,6 @@
 # Extra arguments go to pytest. SUPERLITE_REQUIRE_SERVICES=1 turns "service missing" skips into failures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install-system-test-tools.sh
 scripts/install.sh all,test
 "${SUPERLITE_VENV:-.venv}/bin/python" -m pytest "$@"
