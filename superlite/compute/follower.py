@@ -3,7 +3,9 @@
 One :class:`Follower` runs in each serving process (each prefork pool process: model caches are
 per process). Two daemon threads:
 
-* the *follow* thread, every ``poll_interval`` seconds, works out which uuids this process
+* the *follow* thread, every ``poll_interval`` seconds, first reads the change feed and drops
+  removed models from the cache (so a removed model stops answering within one poll), then
+  works out which uuids this process
   should hold (the ``--follow`` specs: an alias's target and canary, ``latest``, or the versions
   a :class:`~superlite.registry.follow.VersionPolicy` chooses; plus the targets of pending
   two-phase alias moves its specs cover), loads the missing ones through the executor's cache
@@ -86,6 +88,7 @@ class Follower:
         self._stop = threading.Event()
         self._changed = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._seen_change = db.changes_cursor()
 
     # -- running -------------------------------------------------------------------------------
 
@@ -131,7 +134,8 @@ class Follower:
     # -- one round -----------------------------------------------------------------------------
 
     def sync(self) -> None:
-        """One round: load and warm what is wanted and missing, release what is no longer wanted."""
+        """One round: forget removed models, load and warm what is wanted, release what is not."""
+        self._forget_removed()
         wanted = self.wanted()
         with self._lock:
             for uuid in list(self._targets):
@@ -149,6 +153,19 @@ class Follower:
             else:
                 target.moves |= move_ids
         self._release_idle()
+
+    def _forget_removed(self) -> None:
+        # Removals reach every worker through the change feed: a removed uuid leaves the cache
+        # within one poll, so the next call for it finds no record and fails with NotFoundError.
+        while True:
+            events = self.db.changes(since=self._seen_change)
+            for event in events:
+                if event.kind == "remove" and event.uuid is not None:
+                    self.db.executor.models.unpin(event.uuid)
+                    self.db.executor.discard(event.uuid)
+            if not events:
+                return
+            self._seen_change = events[-1].id
 
     def wanted(self) -> dict[str, set[str]]:
         """``{uuid: ids of the pending moves that want it}`` this process should hold now."""

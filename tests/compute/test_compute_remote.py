@@ -129,6 +129,22 @@ def test_unknown_uuid_is_not_found(stack: Stack) -> None:
             db.compute(f"&:component:model:ghost:{missing}", "predict", (1,))
 
 
+def test_a_removed_model_stops_answering_on_workers(stack: Stack) -> None:
+    """Workers read removals from the change feed and drop the model within one poll (0.5 s)."""
+    with stack.connect() as db:
+        model = db.apply(ObjectModel(unique("gone"), object=remote_models.echo, serve=True))
+        assert [model.predict(i) for i in range(4)] == [0, 1, 2, 3]  # cached on the workers now
+        db.remove("model", model.identifier)
+        refusals, deadline = 0, time.monotonic() + 20
+        while refusals < 6 and time.monotonic() < deadline:
+            try:
+                model.predict(1)
+                refusals = 0
+            except NotFoundError:
+                refusals += 1
+        assert refusals == 6, "a worker still answered for a removed model 20 s after the removal"
+
+
 def test_private_methods_are_refused(stack: Stack) -> None:
     with stack.connect() as db:
         model = db.apply(ObjectModel(unique("echo"), object=remote_models.echo, serve=True))
