@@ -14,6 +14,7 @@ database), so each change is processed once.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -33,6 +34,8 @@ from superlite.listeners.source import Batch, Lag, ListenerSource, SourceId
 
 if TYPE_CHECKING:
     from superlite.datalayer import Datalayer
+
+log = logging.getLogger(__name__)
 
 #: Opener of a listener source by database URI scheme: ``opener(db, listener) -> ListenerSource``.
 SOURCES = ExtensionPoint(
@@ -270,11 +273,7 @@ class ListenerRunner:
             while not stop():
                 self._refresh(sources)
                 for identifier, (_, source) in sources.items():
-                    if source.acquire(self.owner, LEASE_SECONDS):
-                        try:
-                            self.run_pass(self.listener(identifier), source)
-                        finally:
-                            source.release(self.owner)
+                    self._follow_one(identifier, source)
                 if sources:
                     next(iter(sources.values()))[1].wait(interval)
                 else:
@@ -282,6 +281,20 @@ class ListenerRunner:
         finally:
             for _, source in sources.values():
                 source.close()
+
+    def _follow_one(self, identifier: str, source: ListenerSource) -> None:
+        try:
+            if not source.acquire(self.owner, LEASE_SECONDS):
+                return  # another process has it this round
+            try:
+                counts = self.run_pass(self.listener(identifier), source)
+            finally:
+                source.release(self.owner)
+        except Exception:  # a database hiccup or a removed listener: log it, try again next round
+            log.exception("listener %r: pass failed; retrying next round", identifier)
+            return
+        if counts.computed or counts.failed or counts.deleted:
+            log.info("listener %r: %s", identifier, counts.as_dict())
 
     def _refresh(self, sources: dict[str, tuple[str | None, ListenerSource]]) -> None:
         identifiers = set(self.db.show(Listener.type_id))

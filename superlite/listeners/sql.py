@@ -458,12 +458,12 @@ class SQLListenerSource(ListenerSource):
             return
         if self._listening is None:
             raw = self.engine.raw_connection()
-            raw.detach()
             driver = raw.driver_connection
+            raw.detach()  # a LISTENing connection must not go back to the pool
             driver.autocommit = True
             driver.execute(f"LISTEN {CHANNEL}")
-            self._listening = raw
-        for _ in self._listening.driver_connection.notifies(timeout=seconds, stop_after=1):
+            self._listening = driver
+        for _ in self._listening.notifies(timeout=seconds, stop_after=1):
             pass
 
     def close(self) -> None:
