@@ -67,7 +67,8 @@ class Counts:
         """Count one committed batch."""
         self.computed += len(batch.outputs)
         self.failed += len(batch.errors)
-        self.deleted += len(batch.deleted)
+        failed = {i for i, _ in batch.errors}
+        self.deleted += sum(1 for i in batch.deleted if i not in failed)  # a failed row's stale output goes too
 
     def as_dict(self) -> dict[str, int | None]:
         """The counts as a plain dict (what ``db.catch_up`` returns)."""
