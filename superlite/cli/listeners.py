@@ -14,7 +14,7 @@ from superlite.cli.app import CliState, echo_json, main, reports_errors
 
 @main.command()
 @click.option("--broker", envvar="SUPERLITE_BROKER", help="Compute outputs on Celery workers behind this broker.")
-@click.option("--interval", type=click.FloatRange(min=0.01), default=0.2, show_default=True, help="Seconds between looks for changes (PostgreSQL wakes at once on NOTIFY).")
+@click.option("--interval", type=click.FloatRange(min=0.01), default=0.1, show_default=True, help="Seconds between looks for changes (PostgreSQL wakes at once on NOTIFY).")
 @click.option("--once", is_flag=True, help="Catch every listener up once, then exit.")
 @click.pass_obj
 @reports_errors

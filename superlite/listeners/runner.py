@@ -46,6 +46,9 @@ SOURCES = ExtensionPoint(
 #: Seconds a processing lease lasts; renewed after every batch.
 LEASE_SECONDS = 30.0
 
+#: Seconds between looks for new, changed and removed listeners in :meth:`ListenerRunner.follow`.
+REFRESH_SECONDS = 2.0
+
 #: Seconds :meth:`ListenerRunner.catch_up` waits for another process to release a listener.
 LEASE_WAIT = 120.0
 
@@ -135,6 +138,7 @@ class ListenerRunner:
     db: Datalayer
     owner: str = field(default_factory=_owner)
     progress: bool = False
+    _renewed: dict[int, float] = field(default_factory=dict, init=False, repr=False)
 
     def listener(self, identifier: str) -> Listener:
         """The latest stored version of listener ``identifier``."""
@@ -172,7 +176,7 @@ class ListenerRunner:
         component = self.listener(listener) if isinstance(listener, str) else listener
         with self.source(component) as source:
             deadline = time.monotonic() + wait
-            while not source.acquire(self.owner, LEASE_SECONDS):
+            while not self._acquire(source):
                 if time.monotonic() >= deadline:
                     raise ListenerBusyError(f"listener {component.identifier!r} stayed busy in another process for {wait} s")
                 source.wait(0.05)
@@ -180,6 +184,22 @@ class ListenerRunner:
                 return self.run_pass(component, source).as_dict()
             finally:
                 source.release(self.owner)
+
+    def _acquire(self, source: ListenerSource) -> bool:
+        if not source.acquire(self.owner, LEASE_SECONDS):
+            return False
+        self._renewed[id(source)] = time.monotonic()
+        return True
+
+    def has_work(self, listener: Listener, source: ListenerSource) -> bool:
+        """Whether a pass would do anything: the model moved, the back-fill is unfinished, or changes wait.
+
+        Only reads, so an idle ``superlite listen`` writes nothing.
+        """
+        current = source.state()
+        if not current.backfill_done or current.model_uuid != self.db.resolve(listener.selector).uuid:
+            return True
+        return bool(source.changes(1))
 
     def run_pass(self, listener: Listener, source: ListenerSource) -> Counts:
         """Follow the model selector, continue the back-fill, drain the queue (lease held)."""
@@ -201,7 +221,7 @@ class ListenerRunner:
             batch.seconds = time.perf_counter() - started
             source.commit(model, batch)
             counts.add(batch)
-            source.acquire(self.owner, LEASE_SECONDS)
+            self._renew(source)
         return counts
 
     def _backfill(self, listener: Listener, source: ListenerSource, model: Resolved, cursor: Any, counts: Counts) -> None:
@@ -215,13 +235,20 @@ class ListenerRunner:
                 batch.seconds = time.perf_counter() - started
                 source.commit(model, batch)
                 counts.add(batch)
-                source.acquire(self.owner, LEASE_SECONDS)
+                self._renew(source)
                 if bar is not None:
                     bar.update(len(page))
             source.finish_backfill()
         finally:
             if bar is not None:
                 bar.close()
+
+    def _renew(self, source: ListenerSource) -> None:
+        # Renewing is a write; a third of the lease between renewals is plenty.
+        now = time.monotonic()
+        if now - self._renewed.get(id(source), 0.0) > LEASE_SECONDS / 3:
+            source.acquire(self.owner, LEASE_SECONDS)
+            self._renewed[id(source)] = now
 
     def _progress_bar(self, listener: Listener, source: ListenerSource) -> Any:
         if not self.progress:
@@ -262,19 +289,22 @@ class ListenerRunner:
 
     # -- following -----------------------------------------------------------------------------
 
-    def follow(self, *, interval: float = 0.2, stop: Callable[[], bool] = lambda: False) -> None:
+    def follow(self, *, interval: float = 0.1, stop: Callable[[], bool] = lambda: False) -> None:
         """Process every listener's changes until ``stop()`` is true (``superlite listen``).
 
         Listeners another process holds are skipped this round; new and removed listeners are
         picked up as they come. Waits up to ``interval`` seconds between rounds (PostgreSQL wakes
         on its triggers' NOTIFY).
         """
-        sources: dict[str, tuple[str | None, ListenerSource]] = {}
+        sources: dict[str, tuple[Listener, ListenerSource]] = {}
+        refreshed = float("-inf")
         try:
             while not stop():
-                self._refresh(sources)
-                for identifier, (_, source) in sources.items():
-                    self._follow_one(identifier, source)
+                if time.monotonic() - refreshed > REFRESH_SECONDS:
+                    self._refresh(sources)
+                    refreshed = time.monotonic()
+                for listener, source in sources.values():
+                    self._follow_one(listener, source)
                 if sources:
                     next(iter(sources.values()))[1].wait(interval)
                 else:
@@ -283,12 +313,13 @@ class ListenerRunner:
             for _, source in sources.values():
                 source.close()
 
-    def _follow_one(self, identifier: str, source: ListenerSource) -> None:
+    def _follow_one(self, listener: Listener, source: ListenerSource) -> None:
+        identifier = listener.identifier
         try:
-            if not source.acquire(self.owner, LEASE_SECONDS):
-                return  # another process has it this round
+            if not self.has_work(listener, source) or not self._acquire(source):
+                return  # nothing to do, or another process has it this round
             try:
-                counts = self.run_pass(self.listener(identifier), source)
+                counts = self.run_pass(listener, source)
             finally:
                 source.release(self.owner)
         except Exception:  # a database hiccup or a removed listener: log it, try again next round
@@ -297,16 +328,18 @@ class ListenerRunner:
         if counts.computed or counts.failed or counts.deleted:
             log.info("listener %r: %s", identifier, counts.as_dict())
 
-    def _refresh(self, sources: dict[str, tuple[str | None, ListenerSource]]) -> None:
+    def _refresh(self, sources: dict[str, tuple[Listener, ListenerSource]]) -> None:
         identifiers = set(self.db.show(Listener.type_id))
         for gone in set(sources) - identifiers:
             sources.pop(gone)[1].close()
         for identifier in identifiers:
+            record = self.db.record(Listener.type_id, identifier)
+            if identifier in sources and sources[identifier][0].uuid == record.uuid:
+                continue
+            if identifier in sources:
+                sources.pop(identifier)[1].close()
             listener = self.listener(identifier)
-            if identifier not in sources or sources[identifier][0] != listener.uuid:
-                if identifier in sources:
-                    sources.pop(identifier)[1].close()
-                sources[identifier] = (listener.uuid, open_source(self.db, listener))
+            sources[identifier] = (listener, open_source(self.db, listener))
 
     # -- reporting -----------------------------------------------------------------------------
 

@@ -142,6 +142,7 @@ class SQLListenerSource(ListenerSource):
         # A chained listener's key is another listener's JSON output, reflected as text on MariaDB.
         self._json_text = self.chained and not isinstance(self.key_column.type, sa.JSON)
         self._listening: Any = None
+        self._has_errors = True  # until state() has looked
         self._tag = "_superlite_" + hashlib.sha256(self.name.encode()).hexdigest()[:12]
 
     def _id_column(self) -> sa.Column[Any]:
@@ -281,6 +282,7 @@ class SQLListenerSource(ListenerSource):
         """The listener's row in the state table."""
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(state).where(state.c.listener == self.name)).one_or_none()
+            self._has_errors = connection.scalar(sa.select(errors.c.source_id).where(errors.c.listener == self.name).limit(1)) is not None
         if row is None:
             raise NotFoundError(f"listener {self.name!r} is not installed in this database")
         return ListenerState(row.model_uuid, row.model_version, row.cursor, bool(row.backfill_done), row.processed or 0, row.rate)
@@ -370,7 +372,7 @@ class SQLListenerSource(ListenerSource):
                 _upsert(connection, self.outputs_table, ["source_id"], outputs)
                 for chunk in _chunks(batch.deleted):
                     connection.execute(self.outputs_table.delete().where(self.outputs_table.c.source_id.in_(chunk)))
-                for chunk in _chunks(cleared):
+                for chunk in _chunks(cleared if self._has_errors else []):
                     connection.execute(errors.delete().where(errors.c.listener == self.name, errors.c.source_id.in_(chunk)))
                 _upsert(connection, errors, ["listener", "source_id"], failures)
                 for chunk in _chunks(batch.done):
@@ -378,6 +380,7 @@ class SQLListenerSource(ListenerSource):
                 connection.execute(state.update().where(state.c.listener == self.name).values(**values))
 
         retrying(transaction)
+        self._has_errors = self._has_errors or bool(failures)
 
     def finish_backfill(self) -> None:
         """Mark the back-fill complete."""
