@@ -129,9 +129,10 @@ class Datalayer:
 
         Refuses with :class:`DependencyError` while another component depends on it, unless
         ``force``. Never prompts. Returns the removed records. Removing a listener's last
-        version stops it following its table and drops its outputs, unless ``keep_outputs``.
+        version stops it following its table and drops its outputs, unless ``keep_outputs``
+        (refused while another listener reads those outputs, unless ``force``).
         """
-        listener = self._listener_runner().listener(identifier) if type_id == "listener" else None
+        listener = self._listener_runner().removable(identifier, keep_outputs=keep_outputs, force=force) if type_id == "listener" else None
         removed = self.registry.remove(type_id, identifier, version=version, force=force)
         for record in removed:
             self.executor.discard(record.uuid)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from superlite.common.uris import uri_scheme
 from superlite.components.reference import Resolved
 from superlite.compute.base import Task
-from superlite.errors import ConfigurationError, SuperliteError, UnknownSchemeError
+from superlite.errors import ConfigurationError, DependencyError, SuperliteError, UnknownSchemeError
 from superlite.extensions import ExtensionPoint
 from superlite.listeners.component import Listener
 from superlite.listeners.source import Batch, Lag, ListenerSource, SourceId
@@ -160,6 +160,26 @@ class ListenerRunner:
         signature = f"{listener.table}|{listener.key}|{listener.id_column}|{listener.where!r}"
         with self.source(listener) as source:
             source.install(signature)
+
+    def removable(self, identifier: str, *, keep_outputs: bool, force: bool) -> Listener:
+        """Listener ``identifier``, checked to be removable: no other listener reads its outputs.
+
+        Raises :class:`~superlite.errors.DependencyError` when one does and the outputs would be
+        dropped, unless ``force``.
+        """
+        listener = self.listener(identifier)
+        if keep_outputs or force:
+            return listener
+        readers = [
+            other for other in self.db.show(Listener.type_id)
+            if other != identifier and self.listener(other).table == listener.outputs_table
+        ]
+        if readers:
+            raise DependencyError(
+                f"cannot remove listener {identifier!r}: listener(s) {', '.join(map(repr, readers))} read its outputs "
+                f"table {listener.outputs_table!r}; remove those first, pass keep_outputs=True, or force=True"
+            )
+        return listener
 
     def uninstall(self, listener: Listener, keep_outputs: bool = False) -> None:
         """Stop following the table and drop outputs unless ``keep_outputs``."""

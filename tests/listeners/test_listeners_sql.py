@@ -113,3 +113,31 @@ def test_chained_listener_is_triggered_by_outputs(db: superlite.Datalayer, app: 
     db.catch_up("loud")
     db.catch_up("size")
     assert db.outputs("size") == {2: 3, 3: 6}
+    with pytest.raises(DependencyError, match="size"):
+        db.remove("listener", "loud")
+    db.remove("listener", "size")
+    db.remove("listener", "loud")
+
+
+def test_interrupted_backfill_resumes_where_it_stopped(db: superlite.Datalayer, app: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from superlite.listeners.sql import SQLListenerSource
+
+    run(app, *(f"INSERT INTO reviews (id, text, stars) VALUES ({i}, 'row {i}', 3)" for i in range(3, 11)))
+    db.apply(ObjectModel("shout", object=shout))
+    db.apply(Listener("loud", model="shout", table="reviews", key="text", batch_size=2, backfill=False))
+    commit = SQLListenerSource.commit
+    calls = []
+
+    def failing_third(self, model, batch):
+        calls.append(batch)
+        if len(calls) == 3:
+            raise RuntimeError("the process died here")
+        commit(self, model, batch)
+
+    monkeypatch.setattr(SQLListenerSource, "commit", failing_third)
+    with pytest.raises(RuntimeError, match="died"):
+        db.catch_up("loud")
+    monkeypatch.undo()
+    assert len(db.outputs("loud")) == 4
+    assert db.catch_up("loud", progress=True)["computed"] == 6
+    assert len(db.outputs("loud")) == 10
