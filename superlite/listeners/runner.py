@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from superlite.common.uris import uri_scheme
 from superlite.components.reference import Resolved
-from superlite.compute.base import Task
+from superlite.compute.base import ResultHandle, Task
 from superlite.errors import ConfigurationError, DependencyError, SuperliteError, UnknownSchemeError
 from superlite.extensions import ExtensionPoint
 from superlite.listeners.component import Listener
@@ -106,6 +106,17 @@ class ListenerStatus:
             "processed": self.processed,
             "rows_per_second": self.rate,
         }
+
+
+@dataclass
+class _Submitted:
+    """Chunks sent to the compute and their pending results; ``cursor`` is the page's last id."""
+
+    chunks: list[Sequence[tuple[SourceId, Any]]]
+    handles: list[ResultHandle]
+    cursor: Any
+    scanned: int
+    started: float
 
 
 def open_sql_source(db: Datalayer, listener: Listener) -> ListenerSource:
@@ -238,26 +249,34 @@ class ListenerRunner:
             batch = self._compute(listener, model, [(i, rows[i]) for i in ids if i in rows], drop_failed=True)
             batch.deleted.extend(i for i in ids if i not in rows)
             batch.done = [change.token for change in changes]
-            batch.seconds = time.perf_counter() - started
+            batch.seconds = time.perf_counter() - started  # the whole batch, reading included
             source.commit(model, batch)
             counts.add(batch)
             self._renew(source)
         return counts
 
     def _backfill(self, listener: Listener, source: ListenerSource, model: Resolved, cursor: Any, counts: Counts) -> None:
+        """Pages in id order; the next page is read and sent to the compute before this one is written."""
         bar = self._progress_bar(listener, source)
+        in_flight: _Submitted | None = None
         try:
-            while page := source.scan(cursor, listener.batch_size):
-                started = time.perf_counter()
-                todo = [(i, value) for i, value, made_by in page if made_by != model.uuid]
-                batch = self._compute(listener, model, todo, drop_failed=False)
-                batch.cursor = cursor = page[-1][0]
-                batch.seconds = time.perf_counter() - started
-                source.commit(model, batch)
-                counts.add(batch)
-                self._renew(source)
-                if bar is not None:
-                    bar.update(len(page))
+            while True:
+                page = source.scan(cursor, listener.batch_size)
+                submitted = None
+                if page:
+                    todo = [(i, value) for i, value, made_by in page if made_by != model.uuid]
+                    cursor = page[-1][0]
+                    submitted = self._submit(listener, model, todo, cursor=cursor, scanned=len(page))
+                if in_flight is not None:
+                    batch = self._collect(model, in_flight, drop_failed=False)
+                    source.commit(model, batch)
+                    counts.add(batch)
+                    self._renew(source)
+                    if bar is not None:
+                        bar.update(in_flight.scanned)
+                if submitted is None:
+                    break
+                in_flight = submitted
             source.finish_backfill()
         finally:
             if bar is not None:
@@ -281,14 +300,20 @@ class ListenerRunner:
 
     def _compute(self, listener: Listener, model: Resolved, rows: Sequence[tuple[SourceId, Any]], *, drop_failed: bool) -> Batch:
         """Outputs for ``rows``; failed rows become errors (and lose a stale output if ``drop_failed``)."""
-        batch = Batch()
-        if not rows:
-            return batch
+        return self._collect(model, self._submit(listener, model, rows), drop_failed=drop_failed)
+
+    def _submit(self, listener: Listener, model: Resolved, rows: Sequence[tuple[SourceId, Any]], *, cursor: Any = None, scanned: int = 0) -> _Submitted:
+        """Send ``rows`` to the compute in ``predict_batches`` chunks, without waiting."""
         compute = self.db.compute_backend
         size = listener.chunk_size or max(1, -(-len(rows) // compute.parallelism))
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
-        handles = compute.submit_many([Task(model, "predict_batches", ([value for _, value in chunk],)) for chunk in chunks])
-        for chunk, handle in zip(chunks, handles):
+        handles = compute.submit_many([Task(model, "predict_batches", ([value for _, value in chunk],)) for chunk in chunks]) if chunks else []
+        return _Submitted(chunks, handles, cursor, scanned, time.perf_counter())
+
+    def _collect(self, model: Resolved, submitted: _Submitted, *, drop_failed: bool) -> Batch:
+        """Wait for submitted chunks; a failed chunk is retried row by row to find the failing rows."""
+        batch = Batch(cursor=submitted.cursor)
+        for chunk, handle in zip(submitted.chunks, submitted.handles):
             try:
                 results = handle.result()
             except Exception:  # one row may have failed the chunk: find which, row by row
@@ -297,6 +322,7 @@ class ListenerRunner:
             batch.outputs.extend((i, result) for (i, _), result in zip(chunk, results))  # type: ignore[call-overload]
         if drop_failed:
             batch.deleted.extend(i for i, _ in batch.errors)
+        batch.seconds = time.perf_counter() - submitted.started
         return batch
 
     def _one_by_one(self, model: Resolved, chunk: Sequence[tuple[SourceId, Any]], batch: Batch) -> None:
