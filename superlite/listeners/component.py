@@ -52,7 +52,7 @@ class Listener(Component):
     key: str = ""
     id_column: str | None = None
     where: Any = None
-    batch_size: int = 1000
+    batch_size: int = 5000
     chunk_size: int | None = None
     backfill: bool = transient(True, kw_only=True)
 
