@@ -141,3 +141,19 @@ def test_interrupted_backfill_resumes_where_it_stopped(db: superlite.Datalayer, 
     assert len(db.outputs("loud")) == 4
     assert db.catch_up("loud", progress=True)["computed"] == 6
     assert len(db.outputs("loud")) == 10
+
+
+def test_one_process_at_a_time_per_listener(db: superlite.Datalayer, app: sa.Engine) -> None:
+    from superlite.listeners import ListenerBusyError, ListenerRunner
+
+    db.apply(ObjectModel("shout", object=shout))
+    listener = db.apply(Listener("loud", model="shout", table="reviews", key="text"))
+    first, second = ListenerRunner(db), ListenerRunner(db)
+    with first.source(listener) as source:
+        assert source.acquire(first.owner, 60)
+        assert not source.acquire(second.owner, 60)
+        with pytest.raises(ListenerBusyError):
+            second.catch_up("loud", wait=0)
+        source.release(first.owner)
+    run(app, "INSERT INTO reviews (id, text, stars) VALUES (3, 'new', 3)")
+    assert second.catch_up("loud", wait=0)["computed"] == 1
