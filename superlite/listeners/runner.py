@@ -154,7 +154,8 @@ class ListenerRunner:
     def listener(self, identifier: str) -> Listener:
         """The latest stored version of listener ``identifier``."""
         component = self.db.load(Listener.type_id, identifier)
-        assert isinstance(component, Listener)
+        if not isinstance(component, Listener):
+            raise ConfigurationError(f"listener {identifier!r} is stored as a {type(component).__qualname__}, not a Listener")
         return component
 
     @contextmanager

@@ -106,6 +106,16 @@ def _upsert(connection: Connection, table: sa.Table, keys: Sequence[str], rows: 
     connection.execute(statement, rows)
 
 
+def _json_text(value: Any) -> str:
+    """``value`` as JSON text, through the wire codec unless it is a plain int or string (the common case)."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str:
+        return json.dumps(value)
+    return json.dumps(CODEC.to_json_value(value), separators=(",", ":"))
+
+
 def _chunks(items: Sequence[Any], size: int = IN_LIMIT) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -172,7 +182,7 @@ class SQLListenerSource(ListenerSource):
         return sa.Table(
             self.listener.outputs_table,
             sa.MetaData(),
-            sa.Column("source_id", id_type, primary_key=True),
+            sa.Column("source_id", id_type, primary_key=True, autoincrement=False),
             sa.Column("output", _OUTPUT_TYPE),
             sa.Column("model_uuid", sa.String(64), nullable=False),
             sa.Column("model_version", sa.Integer),
@@ -300,7 +310,8 @@ class SQLListenerSource(ListenerSource):
             query = query.where(self.id_column > cursor)
         query = self._filtered(query)
         with self.engine.connect() as connection:
-            return [(row[0], self._value(row[1]), row[2]) for row in connection.execute(query)]
+            rows: list[Any] = list(connection.execute(query).all())
+        return [(i, self._value(value), made_by) for i, value, made_by in rows] if self.chained else rows
 
     def _filtered(self, query: sa.Select[Any]) -> sa.Select[Any]:
         return query.where(sa.text(f"({self.listener.where})")) if self.listener.where else query
@@ -345,15 +356,35 @@ class SQLListenerSource(ListenerSource):
 
         retrying(transaction)
 
+    def _output_upsert(self) -> str:
+        """The outputs upsert as driver SQL: per-row parameter processing would cost more than the model."""
+        columns = ("source_id", "output", "model_uuid", "model_version", "computed_at")
+        names = ", ".join(self.quote(c) for c in columns)
+        table = self.quote(self.outputs_table.name)
+        marker = "?" if self.dialect == "sqlite" else "%s"
+        values = ", ".join(f"{marker}::jsonb" if c == "output" and self.dialect == "postgresql" else marker for c in columns)
+        if self.dialect == "mysql":
+            update = ", ".join(f"{self.quote(c)} = VALUES({self.quote(c)})" for c in columns[1:])
+            return f"INSERT INTO {table} ({names}) VALUES ({values}) ON DUPLICATE KEY UPDATE {update}"
+        update = ", ".join(f"{self.quote(c)} = excluded.{self.quote(c)}" for c in columns[1:])
+        return f"INSERT INTO {table} ({names}) VALUES ({values}) ON CONFLICT ({self.quote('source_id')}) DO UPDATE SET {update}"
+
+    def _timestamp(self) -> Any:
+        now = datetime.now(timezone.utc)
+        if self.dialect == "postgresql":
+            return now
+        now = now.replace(tzinfo=None)  # stored as UTC, as SQLAlchemy stores DateTime on these backends
+        return now.strftime("%Y-%m-%d %H:%M:%S.%f") if self.dialect == "sqlite" else now
+
     def commit(self, model: Resolved, batch: Batch) -> None:
         """Upsert outputs, record errors, delete outputs of gone rows, drop done changes, advance."""
-        now = datetime.now(timezone.utc)
+        now = self._timestamp()
         failed_at = time.time()
         outputs = [
-            {"source_id": i, "output": CODEC.to_json_value(value), "model_uuid": model.uuid,
-             "model_version": model.version, "computed_at": now}
+            (i, _json_text(value), model.uuid, model.version, now)
             for i, value in batch.outputs
         ]
+        upsert = self._output_upsert()
         failures = [
             {"listener": self.name, "source_id": str(i), "model_uuid": model.uuid, "model_version": model.version,
              "error": message, "failed_at": failed_at}
@@ -369,7 +400,8 @@ class SQLListenerSource(ListenerSource):
 
         def transaction() -> None:
             with self.writer.begin() as connection:
-                _upsert(connection, self.outputs_table, ["source_id"], outputs)
+                if outputs:
+                    connection.exec_driver_sql(upsert, outputs)
                 for chunk in _chunks(batch.deleted):
                     connection.execute(self.outputs_table.delete().where(self.outputs_table.c.source_id.in_(chunk)))
                 for chunk in _chunks(cleared if self._has_errors else []):
