@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymongo import ASCENDING
 
@@ -28,6 +28,9 @@ from superlite.listeners.component import OUTPUTS_PREFIX, Listener
 from superlite.listeners.source import Batch, Change, Lag, ListenerSource, ListenerState, SourceId
 from superlite.serialization.wire import CODEC
 from superlite_mongodb.connection import open_connection
+
+if TYPE_CHECKING:
+    from superlite.datalayer import Datalayer
 
 STATE = "_superlite_listener_state"
 ERRORS = "_superlite_listener_errors"
@@ -53,7 +56,7 @@ def _decode(value: Any) -> Any:
     return CODEC.loads(json.dumps(value)) if isinstance(value, (dict, list)) else value
 
 
-def open_mongo_source(db: Any, listener: Listener) -> MongoListenerSource:
+def open_mongo_source(db: Datalayer, listener: Listener) -> MongoListenerSource:
     """The listener source on the Datalayer's MongoDB database (its own client lease)."""
     return MongoListenerSource(db.settings.uri, listener)
 
