@@ -57,12 +57,19 @@ class StoreOptions:
     ``connect_timeout``: seconds to wait for a database server. ``busy_timeout``: seconds a
     SQLite writer waits for another process's write. ``auto_upgrade``: run pending schema
     migrations when connecting (else a database that needs them is refused until
-    ``superlite db upgrade`` runs).
+    ``superlite db upgrade`` runs). ``gc_grace``: seconds an artifact stays after its last
+    put or use before :meth:`~superlite.datalayer.Datalayer.remove` or ``collect_garbage`` may
+    delete it once unreferenced; raise it above the clock difference between the machines that
+    apply and those that remove or collect (see ``docs/concepts.md``). ``create``: create the
+    database (SQLite file, superlite's tables) when missing; ``False`` raises
+    :class:`~superlite.errors.NoDatabaseError` instead, as the CLI's read-only commands do.
     """
 
     connect_timeout: float = 5.0
     busy_timeout: float = 60.0
     auto_upgrade: bool = True
+    gc_grace: float = 0.0
+    create: bool = True
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,8 @@ class Settings:
         for name, value in (("uri", uri), ("artifacts", artifacts), ("broker", broker)):
             if value is not None and not isinstance(value, str):
                 raise ConfigurationError(f"{name} must be a URI string, not {type(value).__qualname__} ({value!r})")
+            if value and name != "broker" and not uri_scheme(value):
+                raise ConfigurationError(_not_a_uri(name, value))
         return cls(
             uri=uri or env.get(ENV_URI) or default_uri(),
             artifacts=artifacts or env.get(ENV_ARTIFACTS) or None,
@@ -158,6 +167,12 @@ class Settings:
             f"Settings(uri={mask_uri(self.uri)!r}, artifacts={mask_uri(self.artifacts)!r}, "
             f"broker={mask_uri(self.broker)!r}, store={self.store}, cache={self.cache}, celery={self.celery})"
         )
+
+
+def _not_a_uri(name: str, value: str) -> str:
+    path = Path(value).expanduser().absolute()
+    example = f"sqlite:///{path}" if name == "uri" else f"file://{path}"
+    return f"{name} {value!r} is not a URI (it has no scheme://); for a path on disk write {example}"
 
 
 def known_options() -> list[str]:
@@ -189,9 +204,16 @@ def _allowed_types(hint: Any) -> tuple[type, ...]:
     return (hint,)
 
 
+#: Numeric options for which 0 is meaningful (every other one must be greater than 0).
+_ZERO_ALLOWED = frozenset({"gc_grace"})
+
+
 def _in_range(name: str, value: object) -> object:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and not value > 0:
-        raise ConfigurationError(f"option {name!r} must be greater than 0, not {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if name in _ZERO_ALLOWED and not 0 <= value < float("inf"):
+            raise ConfigurationError(f"option {name!r} must be a finite number, 0 or greater, not {value!r}")
+        if name not in _ZERO_ALLOWED and not value > 0:
+            raise ConfigurationError(f"option {name!r} must be greater than 0, not {value!r}")
     if isinstance(value, str) and not value:
         raise ConfigurationError(f"option {name!r} must not be empty")
     return value

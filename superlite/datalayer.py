@@ -11,20 +11,24 @@ compute stack. See ``docs/architecture.md``.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from superlite.common.arguments import check_positive_int
 from superlite.common.uris import mask_uri
-from superlite.components.component import Component
+from superlite.components.component import Component, component_types
 from superlite.components.reference import Resolved, Selector, parse_reference, split_name
 from superlite.components.remote import RemoteModel
 from superlite.compute.base import Compute, ResultHandle, Task, TaskOptions
 from superlite.compute.executor import Executor
 from superlite.compute.pipeline import Wrapper, open_compute
 from superlite.config import Settings
-from superlite.errors import ConfigurationError
-from superlite.registry import Registry, Resolver
+from superlite.errors import ComponentError, ConfigurationError, DependencyError, NotFoundError, SchemaVersionError
+from superlite.registry import Lifecycle, Registry, Resolver
+from superlite.registry.deployment import Deployer, check_spec, read_spec
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
 from superlite.stores.registry import open_artifact_store, open_database
 
@@ -38,7 +42,9 @@ class Datalayer:
     def __init__(self, settings: Settings, registry: Registry, *, wrappers: Sequence[Wrapper] = ()) -> None:
         self.settings = settings
         self.registry = registry
-        self.resolver = Resolver(registry)
+        self.lifecycle = Lifecycle(registry)
+        self.resolver = Resolver(registry, self.lifecycle)
+        self.deployer = Deployer(registry, self.lifecycle)
         self.executor = Executor(self._load_model, settings.cache)
         self.compute_backend: Compute = open_compute(settings, self.executor, wrappers)
 
@@ -61,7 +67,7 @@ class Datalayer:
         changed content becomes the next version. Safe to call from several processes at once.
         """
         if not isinstance(component, Component):
-            raise TypeError(f"apply takes a superlite Component (e.g. ObjectModel), not {type(component).__qualname__}")
+            raise ComponentError(f"apply takes a superlite Component (e.g. ObjectModel), not {type(component).__qualname__}")
         component.pre_create(self)
         encoded = component.encode()
         if encoded.reference is not None:
@@ -119,21 +125,49 @@ class Datalayer:
         return self.registry.record(type_id, identifier, version=version, uuid=uuid)
 
     def show(self, type_id: str | None = None, identifier: str | None = None) -> Any:
-        """``{type_id: [identifiers]}``; or one type's identifiers; or one identifier's versions."""
+        """``{type_id: [identifiers]}``; or one type's identifiers; or one identifier's versions.
+
+        A ``type_id`` that is neither stored nor a known component type raises
+        :class:`~superlite.errors.NotFoundError` listing the known ones.
+        """
+        if type_id is not None:
+            known = self.type_ids()
+            if type_id not in known:
+                close = difflib.get_close_matches(type_id, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise NotFoundError(f"unknown component type {type_id!r}{hint}; known types: {', '.join(known)}", known)
         return self.registry.show(type_id, identifier)
+
+    def type_ids(self) -> list[str]:
+        """Component types stored here or defined by a loaded component class, sorted."""
+        return sorted(set(self.metadata.type_ids()) | component_types())
 
     def remove(
         self, type_id: str, identifier: str, version: int | None = None, force: bool = False, *, keep_outputs: bool = False
     ) -> list[ComponentRecord]:
         """Remove one version (or every version) and free artifacts nobody uses any more.
 
-        Refuses with :class:`DependencyError` while another component depends on it, unless
-        ``force``. Never prompts. Returns the removed records. Removing a listener's last
-        version stops it following its table and drops its outputs, unless ``keep_outputs``
-        (refused while another listener reads those outputs, unless ``force``).
+        Refuses with :class:`DependencyError` while another component depends on it or an alias
+        points at it, unless ``force`` (which also removes those aliases, or ends their canary). Never prompts. Returns
+        the removed records. Removing a listener's last version stops it following its table and
+        drops its outputs, unless ``keep_outputs`` (refused while another listener reads those
+        outputs, unless ``force``).
         """
+        versions = set(self.registry.show(type_id, identifier)) if version is None else {version}
+        aliased = self.lifecycle.pointing_at(type_id, identifier, versions)
+        if aliased and not force:
+            names = ", ".join(f"{state.alias!r} (version {state.version})" for state in aliased)
+            raise DependencyError(
+                f"cannot remove {type_id} {identifier!r}: aliases {names} point at it; move or remove "
+                f"them first (set_alias, remove_alias) or pass force=True, which removes them too"
+            )
         listener = self._listener_runner().removable(identifier, keep_outputs=keep_outputs, force=force) if type_id == "listener" else None
         removed = self.registry.remove(type_id, identifier, version=version, force=force)
+        for state in aliased:
+            if state.version in versions:
+                self.lifecycle.remove(type_id, identifier, state.alias, why="its version was removed (force=True)")
+            else:
+                self.lifecycle.rollback(type_id, identifier, state.alias, why="its canary version was removed (force=True)")
         for record in removed:
             self.executor.discard(record.uuid)
         if listener is not None and not self.registry.metadata.versions(type_id, identifier):
@@ -148,10 +182,75 @@ class Datalayer:
         """What changed after change ``since`` (applies, removals), oldest first, at most ``limit``."""
         return self.registry.changes(since, limit)
 
-    def resolve(self, target: str | Selector) -> Resolved:
-        """The version a reference string or selector means now."""
+    # -- aliases, canaries, rollback --------------------------------------------------------------
+
+    def set_alias(self, type_id: str, identifier: str, alias: str, version: int, *, why: str | None = None) -> dict[str, object]:
+        """Create ``alias`` or move it to ``version`` (a running canary ends); return its state.
+
+        Proxies loaded with ``alias=`` (or ``"name@alias"``) follow the move from their next call.
+        Every change is recorded in :meth:`alias_history`, with who made it and ``why``.
+        """
+        return self.lifecycle.set(type_id, identifier, alias, version, why).to_dict()
+
+    def aliases(self, type_id: str, identifier: str) -> dict[str, dict[str, object]]:
+        """``{alias: state}`` of one identifier: target version and uuid, canary, previous version."""
+        return self.lifecycle.list(type_id, identifier)
+
+    def remove_alias(self, type_id: str, identifier: str, alias: str, *, why: str | None = None) -> None:
+        """Delete ``alias`` (proxies following it fail with NotFoundError from their next call)."""
+        self.lifecycle.remove(type_id, identifier, alias, why)
+
+    def alias_history(
+        self, type_id: str, identifier: str, alias: str | None = None, *, limit: int = 100
+    ) -> list[dict[str, object]]:
+        """Alias changes of one identifier (of one alias when given), newest first."""
+        return [change.to_dict() for change in self.lifecycle.history(type_id, identifier, alias, limit)]
+
+    def start_canary(
+        self, type_id: str, identifier: str, alias: str, version: int, percent: int, *, why: str | None = None
+    ) -> dict[str, object]:
+        """Send ``percent`` (1–99) of the alias's requests to ``version``; the rest stay on its target.
+
+        A request's routing ``key`` (``predict(x, key=user_id)``) keeps it on one side while the
+        split holds; requests without a key are split at random.
+        """
+        return self.lifecycle.start_canary(type_id, identifier, alias, version, percent, why).to_dict()
+
+    def promote(self, type_id: str, identifier: str, alias: str, *, why: str | None = None) -> dict[str, object]:
+        """Move the alias to its canary version: all traffic goes there and the canary ends."""
+        return self.lifecycle.promote(type_id, identifier, alias, why).to_dict()
+
+    def rollback(self, type_id: str, identifier: str, alias: str, *, why: str | None = None) -> dict[str, object]:
+        """End the alias's canary if one runs; otherwise move it back to its previous version."""
+        return self.lifecycle.rollback(type_id, identifier, alias, why).to_dict()
+
+    def deploy(self, spec: str | Path | Mapping[str, Any], *, check: bool = False, why: str | None = None) -> dict[str, Any]:
+        """Bring aliases and canaries to what a deployment file (a path, or its parsed content) declares.
+
+        Every model and version must exist, or nothing changes. With ``check=True`` nothing
+        changes anyway: the answer lists the moves that would be made. Otherwise the moves are
+        made and the file is stored as the next version of the ``deployment`` component named by
+        its ``name``, so :meth:`rollback_deployment` can apply an earlier one again.
+        """
+        checked = check_spec(read_spec(spec) if isinstance(spec, (str, Path)) else spec)
+        if check:
+            moves = self.deployer.plan(checked)
+            return {"deployment": checked["name"], "version": None, "moves": [m.to_dict() for m in moves]}
+        deployment, moves = self.deployer.apply(checked, why)
+        stored = self.apply(deployment)
+        return {"deployment": stored.identifier, "version": stored.version, "moves": [m.to_dict() for m in moves]}
+
+    def rollback_deployment(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """Apply deployment ``name`` as it was at ``version`` (default: the version before the latest)."""
+        return self.deploy(self.deployer.rollback(name, version), why=f"rollback of deployment {name!r}")
+
+    def resolve(self, target: str | Selector, key: str | None = None, *, split: bool = True) -> Resolved:
+        """The version a reference string or selector means now, for a request with routing ``key``.
+
+        ``split=False`` ignores a canary running on the alias: the answer is the alias's target.
+        """
         selector = Selector.from_reference(target) if isinstance(target, str) else target
-        return self.resolver.resolve(selector)
+        return self.resolver.resolve(selector, key, split=split)
 
     # -- listeners -----------------------------------------------------------------------------
 
@@ -232,13 +331,13 @@ class Datalayer:
         """:meth:`compute` for asyncio callers: awaits the answer without blocking the event loop."""
         selector = Selector.from_reference(target) if isinstance(target, str) else target
         if not selector.pinned:
-            selector = await asyncio.to_thread(self._pin, selector)
+            selector = await asyncio.to_thread(self._pin, selector, key)
         task = self._task(selector, method, args, kwargs, timeout=timeout, key=key, priority=priority, queue=queue)
         handle = await self.compute_backend.asubmit(task)
         return await handle.aresult(timeout)
 
-    def _pin(self, selector: Selector) -> Selector:
-        resolved = self.resolver.resolve(selector)
+    def _pin(self, selector: Selector, key: str | None) -> Selector:
+        resolved = self.resolver.resolve(selector, key)
         return Selector(resolved.type_id, resolved.identifier, uuid=resolved.uuid, version=resolved.version)
 
     def compute_batches(
@@ -258,8 +357,8 @@ class Datalayer:
 
         The target is resolved once, so every chunk is answered by the same version.
         """
-        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
-            raise ValueError(f"chunk_size must be a positive int, not {chunk_size!r}")
+        if chunk_size is not None:
+            check_positive_int(chunk_size, "chunk_size")
         items = list(items)
         template = self._task(target, method, (), kwargs, timeout=timeout, key=key, priority=priority, queue=queue)
         size = chunk_size or max(1, -(-len(items) // self.compute_backend.parallelism))
@@ -290,7 +389,7 @@ class Datalayer:
             deadline=None if timeout is None else time.time() + timeout,
             routing_key=key,
         )
-        return Task(self.resolve(target), method, tuple(args), dict(kwargs or {}), options)
+        return Task(self.resolve(target, key), method, tuple(args), dict(kwargs or {}), options)
 
     def submit(self, task: Task) -> ResultHandle:
         """Hand a ready-made task to the compute stack (what :meth:`compute` does after resolving)."""
@@ -346,6 +445,8 @@ def open_datalayer(settings: Settings, *, wrappers: Sequence[Wrapper] = ()) -> D
     bundle = open_database(settings)
     artifact_store = bundle.artifacts
     try:
+        if not settings.store.auto_upgrade:
+            _require_current_schema(settings, bundle.metadata)
         if settings.artifacts:
             bundle.artifacts.close()
             artifact_store = open_artifact_store(settings.artifacts, settings)
@@ -354,3 +455,14 @@ def open_datalayer(settings: Settings, *, wrappers: Sequence[Wrapper] = ()) -> D
         bundle.metadata.close()
         artifact_store.close()
         raise
+
+
+def _require_current_schema(settings: Settings, metadata: MetadataStore) -> None:
+    status = metadata.schema_status()
+    if not status.up_to_date:
+        uri = mask_uri(settings.uri)
+        raise SchemaVersionError(
+            f"the database {uri} is at superlite schema revision {status.current or '(none)'} but this "
+            f"release needs {status.head} (pending: {', '.join(status.pending)}), and auto_upgrade is off. "
+            f"Run `superlite db upgrade --uri {uri}`, or connect with auto_upgrade=True."
+        )

@@ -18,6 +18,10 @@ class ConfigurationError(SuperliteError):
     """A setting is missing or malformed (for example a bad URI)."""
 
 
+class ComponentError(SuperliteError, TypeError):
+    """A component was built from something it cannot use (e.g. an ObjectModel around an object with nothing to call)."""
+
+
 class UnknownSchemeError(ConfigurationError):
     """No installed store handles a URI's scheme; the message lists the schemes that are installed."""
 
@@ -29,6 +33,14 @@ class UnknownSchemeError(ConfigurationError):
             f"{', '.join(self.installed) or '(none)'}. Install the plugin that provides it "
             f"(for example `pip install superlite[mongodb]`) or fix the URI."
         )
+
+
+class InvalidArgumentError(SuperliteError, ValueError):
+    """An argument has the right type but a value outside what it accepts (the message names both)."""
+
+
+class ArgumentTypeError(SuperliteError, TypeError):
+    """An argument has a type it does not accept (the message names the argument and the value)."""
 
 
 class StoreUnavailableError(SuperliteError):
@@ -51,6 +63,21 @@ class NotFoundError(SuperliteError, LookupError):
         super().__init__(message)
 
 
+class NoDatabaseError(NotFoundError):
+    """A read-only open (``connect(..., create=False)``, the CLI's read commands) found no superlite database.
+
+    ``uri`` is the masked URI and ``reason`` what was missing (the file, superlite's tables).
+    """
+
+    def __init__(self, uri: str, reason: str) -> None:
+        self.uri = uri
+        self.reason = reason
+        super().__init__(
+            f"no superlite database at {uri} ({reason}). Check the URI (or $SUPERLITE_URI); a database is "
+            f"created by the first write to it, e.g. superlite.connect(uri).apply(model)."
+        )
+
+
 class VersionConflictError(SuperliteError):
     """A version number was taken by a concurrent writer; :meth:`Datalayer.apply` retries on it."""
 
@@ -64,14 +91,18 @@ class DependencyError(SuperliteError):
 
 
 class StoredClassImportError(SuperliteError, ImportError):
-    """The class a component was stored with cannot be imported in this process."""
+    """The class a component was stored with cannot be imported in this process.
 
-    def __init__(self, class_path: str, module: str, cause: BaseException) -> None:
+    ``class_path`` is the stored class, ``name`` the module that failed, ``reason`` why it failed.
+    """
+
+    def __init__(self, class_path: str, module: str, cause: BaseException | str, hint: str = "") -> None:
         self.class_path = class_path
+        self.reason = str(cause)
         super().__init__(
             f"cannot import class {class_path!r} (module {module!r} failed: {cause}). "
             f"Install or move back the code that defines it, or re-apply the component "
-            f"from its new location.",
+            f"from its new location.{' ' + hint if hint else ''}",
             name=module,
         )
 

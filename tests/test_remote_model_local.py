@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from superlite import ObjectModel, RemoteModel
-from superlite.errors import SuperliteError
+from superlite.errors import ComponentError, SuperliteError
 
 
 def square(x):
@@ -83,5 +83,6 @@ def test_reference_needs_uuid():
 
 
 def test_object_model_needs_callable():
-    with pytest.raises(TypeError, match="needs a callable object"):
+    with pytest.raises(ComponentError, match="needs a callable object or one with a 'predict' method") as caught:
         ObjectModel("bad", object=42)
+    assert isinstance(caught.value, SuperliteError) and isinstance(caught.value, TypeError)

@@ -33,11 +33,19 @@ def test_misspelled_option_is_refused_with_a_suggestion() -> None:
         ("busy_timeout", True, "option 'busy_timeout' must be float, not bool"),
         ("timeout", -1, "option 'timeout' must be greater than 0"),
         ("queue", "", "option 'queue' must not be empty"),
+        ("gc_grace", -1, "option 'gc_grace' must be a finite number, 0 or greater, not -1"),
+        ("gc_grace", float("inf"), "option 'gc_grace' must be a finite number, 0 or greater, not inf"),
+        ("gc_grace", float("nan"), "option 'gc_grace' must be a finite number, 0 or greater, not nan"),
     ],
 )
 def test_mistyped_option_is_refused(option: str, value: object, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         Settings.resolve("sqlite://", environ={}, **{option: value})
+
+
+def test_gc_grace_may_be_zero() -> None:
+    assert Settings.resolve("sqlite://", environ={}, gc_grace=0).store.gc_grace == 0.0
+    assert Settings.resolve("sqlite://", environ={}, gc_grace=600).store.gc_grace == 600.0
 
 
 def test_uri_must_be_a_string() -> None:

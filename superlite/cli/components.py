@@ -7,6 +7,7 @@ import json
 import click
 
 from superlite.cli.app import CliState, echo_json, main, reports_errors
+from superlite.serialization.wire import CODEC
 
 
 @main.command()
@@ -16,7 +17,7 @@ from superlite.cli.app import CliState, echo_json, main, reports_errors
 @reports_errors
 def show(state: CliState, type_id: str | None, identifier: str | None) -> None:
     """List types and identifiers, one type's identifiers, or one identifier's versions."""
-    with state.datalayer() as db:
+    with state.datalayer(create=False) as db:
         echo_json(db.show(type_id, identifier))
 
 
@@ -28,7 +29,7 @@ def show(state: CliState, type_id: str | None, identifier: str | None) -> None:
 @reports_errors
 def info(state: CliState, type_id: str, identifier: str, version: int | None) -> None:
     """Print the stored record of one component version as JSON."""
-    with state.datalayer() as db:
+    with state.datalayer(create=False) as db:
         echo_json(db.record(type_id, identifier, version).to_dict())
 
 
@@ -41,7 +42,7 @@ def info(state: CliState, type_id: str, identifier: str, version: int | None) ->
 @reports_errors
 def remove(state: CliState, type_id: str, identifier: str, version: int | None, force: bool) -> None:
     """Remove a component (one version or all) and free its unused artifacts. Never prompts."""
-    with state.datalayer() as db:
+    with state.datalayer(create=False) as db:
         removed = db.remove(type_id, identifier, version=version, force=force)
     for record in removed:
         click.echo(f"removed {record.type_id} {record.identifier!r} version {record.version} ({record.uuid})")
@@ -73,5 +74,6 @@ def predict(
     remote = {name: option for name, option in (("queue", queue), ("timeout", timeout)) if option is not None}
     if remote and not broker:
         raise click.UsageError("--queue and --timeout need --broker (or $SUPERLITE_BROKER)")
-    with state.datalayer(broker=broker, **remote) as db:
-        echo_json(db.load("model", identifier, version=version).predict(value))
+    with state.datalayer(broker=broker, create=False, **remote) as db:
+        result = db.load("model", identifier, version=version).predict(value)
+    echo_json(CODEC.to_plain_json(result))

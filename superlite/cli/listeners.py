@@ -32,7 +32,7 @@ def listen(state: CliState, broker: str | None, interval: float, once: bool) -> 
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    with state.datalayer(broker=broker) as db:
+    with state.datalayer(broker=broker, create=False) as db:
         runner = ListenerRunner(db)
         if once:
             for identifier in db.show("listener"):
@@ -51,7 +51,7 @@ def listeners(state: CliState, as_json: bool) -> None:
     """Show each listener's lag (pending changes, oldest pending age), errors and throughput."""
     from superlite.listeners.runner import ListenerRunner
 
-    with state.datalayer() as db:
+    with state.datalayer(create=False) as db:
         rows = [status.as_dict() for status in ListenerRunner(db).status()]
     if as_json:
         echo_json(rows)

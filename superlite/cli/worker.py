@@ -19,6 +19,7 @@ from superlite.config import ENV_URI
 @click.option("--cache-items", type=click.IntRange(min=1), default=32, show_default=True, help="At most this many models cached per process.")
 @click.option("--pool", type=click.Choice(["prefork", "threads"]), default="prefork", show_default=True, help="prefork: one process per slot, isolated; threads: one shared model cache.")
 @click.option("--visibility-timeout", type=click.FloatRange(min=1), help="Redis only: seconds before a task taken by a vanished worker is delivered again (default 120).")
+@click.option("--path", "paths", multiple=True, type=click.Path(exists=True, file_okay=False, resolve_path=True), help="Directory to import model code from, before the working directory (repeatable).")
 @click.option("--loglevel", default="INFO", show_default=True, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), help="Log level of the worker.")
 @click.pass_obj
 @reports_errors
@@ -32,9 +33,14 @@ def worker(
     cache_items: int,
     pool: str,
     visibility_timeout: float | None,
+    paths: tuple[str, ...],
     loglevel: str,
 ) -> None:
-    """Start a Celery worker that serves every model stored in the database (runs until stopped)."""
+    """Start a Celery worker that serves every model stored in the database (runs until stopped).
+
+    The worker imports model code (classes, functions stored by reference) from each --path
+    and from the directory it was started in, as "python -m" and "celery worker" do.
+    """
     from superlite.compute.celery.worker import run_worker
     from superlite.config import Settings
 
@@ -49,5 +55,6 @@ def worker(
             cache_items=cache_items,
             loglevel=loglevel.upper(),
             pool=pool,
+            paths=paths,
         )
     )

@@ -109,3 +109,14 @@ class Component:
                     "; list it in artifact_fields to store it as an artifact",
                 )
         return encoded
+
+
+def component_types() -> set[str]:
+    """The ``type_id`` of every loaded subclass of :class:`Component`."""
+    found: set[str] = set()
+    pending = list(Component.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.add(cls.type_id)
+        pending.extend(cls.__subclasses__())
+    return found

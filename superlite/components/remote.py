@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from superlite.common.arguments import check_positive_int
 from superlite.components.component import Encoded
 from superlite.components.model import Model
 from superlite.components.reference import Selector
@@ -67,9 +68,9 @@ class RemoteModel(Model):
 
     @property
     def uuid(self) -> str | None:  # type: ignore[override]
-        """The uuid that serves now (for an alias-following proxy, looked up now)."""
+        """The uuid that serves now (for an alias-following proxy, its target's, looked up now)."""
         if self.alias is not None and self.db is not None:
-            return self.db.resolve(self.selector).uuid
+            return self.db.resolve(self.selector, split=False).uuid
         return self._uuid
 
     @uuid.setter
@@ -78,9 +79,13 @@ class RemoteModel(Model):
 
     @property
     def version(self) -> int | None:  # type: ignore[override]
-        """The version that serves now (for an alias-following proxy, looked up now)."""
+        """The version that serves now (for an alias-following proxy, its target's, looked up now).
+
+        While a canary runs on the alias, some requests are answered by the canary version;
+        ``db.compute(..., wait=False).answered_by`` tells which one answered a request.
+        """
         if self.alias is not None and self.db is not None:
-            return self.db.resolve(self.selector).version
+            return self.db.resolve(self.selector, split=False).version
         return self._version
 
     @version.setter
@@ -101,7 +106,7 @@ class RemoteModel(Model):
         if self._original_model is None:
             if self.db is None or (self._uuid is None and self.alias is None):
                 raise SuperliteError(f"RemoteModel {self.identifier!r} holds no model and is not attached to a Datalayer")
-            self._original_model = self.db.load(self.type_id, uuid=self.db.resolve(self.selector).uuid, lazy=False)  # type: ignore[assignment]
+            self._original_model = self.db.load(self.type_id, uuid=self.db.resolve(self.selector, split=False).uuid, lazy=False)  # type: ignore[assignment]
         return self._original_model  # type: ignore[return-value]
 
     @original_model.setter
@@ -146,6 +151,8 @@ class RemoteModel(Model):
         Every chunk is answered by the same version. ``options`` go to the model's own
         ``predict_batches`` (e.g. ``progress=True`` for a ``TorchModel``).
         """
+        if chunk_size is not None:
+            check_positive_int(chunk_size, "chunk_size")
         if self.db is None:
             return self.original_model.predict_batches(xs, **options)
         return self.db.compute_batches(

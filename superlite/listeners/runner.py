@@ -229,13 +229,13 @@ class ListenerRunner:
         Only reads, so an idle ``superlite listen`` writes nothing.
         """
         current = source.state()
-        if not current.backfill_done or current.model_uuid != self.db.resolve(listener.selector).uuid:
+        if not current.backfill_done or current.model_uuid != self.db.resolve(listener.selector, split=False).uuid:
             return True
         return bool(source.changes(1))
 
     def run_pass(self, listener: Listener, source: ListenerSource) -> Counts:
         """Follow the model selector, continue the back-fill, drain the queue (lease held)."""
-        model = self.db.resolve(listener.selector)
+        model = self.db.resolve(listener.selector, split=False)
         current = source.state()
         if current.model_uuid != model.uuid:
             source.restart_backfill(model)

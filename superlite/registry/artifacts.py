@@ -45,9 +45,9 @@ class ArtifactPipeline:
         return StagedArtifact(ArtifactRef(name, writer.sha256, writer.size, serializer_name), spool)
 
     def upload(self, staged: StagedArtifact) -> None:
-        """Put the staged bytes in the store, unless it holds them already."""
+        """Put the staged bytes in the store, or renew them (:meth:`ArtifactStore.touch`) if it holds them."""
         ref = staged.ref
-        if not self.store.exists(ref.sha256):
+        if not self.store.touch(ref.sha256):
             staged.spool.seek(0)
             self.store.put(ref.sha256, iter_chunks(staged.spool, CHUNK_SIZE), ref.size)  # type: ignore[arg-type]
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import uuid as uuid_module
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from superlite.common.arguments import check_version
 from superlite.common.retry import retry
 from superlite.common.uris import mask_uri
 from superlite.components.class_path import import_class_path
@@ -66,8 +67,9 @@ class Registry:
                 }
             )
             record = self._insert_next_version(encoded, params, artifacts, dependencies, content_hash)
-            # A concurrent remove may have freed bytes this record now refers to (they existed, so
-            # they were not uploaded again): put them back. Re-applying also repairs lost artifacts.
+            # Renew every artifact now that the record refers to it, or put it back if a
+            # concurrent remove or collection freed it meanwhile (see collect_garbage). This
+            # also repairs artifacts lost any other way when a component is applied again.
             for artifact in staged:
                 self.pipeline.upload(artifact)
         return record
@@ -125,6 +127,8 @@ class Registry:
             return record
         if identifier is None:
             raise TypeError("a record is found by identifier or by uuid; give one of them")
+        if version is not None:
+            check_version(version)
         record = self.metadata.get(type_id, identifier, version)
         if record is None:
             raise self.not_found(type_id, identifier, version)
@@ -188,26 +192,56 @@ class Registry:
         if version is None:
             records = [self.record(type_id, identifier, v) for v in self.show(type_id, identifier)]
         else:
-            records = [self.record(type_id, identifier, version)]
+            records = [self.record(type_id, identifier, check_version(version))]
         uuids = [r.uuid for r in records]
         dependents = self.metadata.dependents(uuids)
         if dependents and not force:
             names = ", ".join(f"{d.type_id} {d.identifier!r} v{d.version}" for d in dependents)
             raise DependencyError(f"cannot remove {type_id} {identifier!r}: {names} depend on it; remove those first or pass force=True")
         self.metadata.delete(uuids)
-        self._free_artifacts({a.sha256 for r in records for a in r.artifacts})
+        self._free_artifacts({a.sha256 for r in records for a in r.artifacts}, self._cutoff())
         return records
 
-    def _free_artifacts(self, candidates: set[str]) -> None:
+    def _cutoff(self) -> datetime:
+        """The instant before which an artifact must be unused to be freed: now minus the grace."""
+        return datetime.now(timezone.utc) - timedelta(seconds=self.settings.store.gc_grace)
+
+    def _free_artifacts(self, candidates: set[str], cutoff: datetime) -> set[str]:
+        """Delete the candidates no record refers to and nobody used since ``cutoff``; return those deleted.
+
+        ``cutoff`` must be taken before the references are counted (see :meth:`collect_garbage`).
+        """
+        freed: set[str] = set()
         for sha256 in candidates:
-            if self.metadata.artifact_references(sha256) == 0:
-                self.artifacts.delete(sha256)
+            if self.metadata.artifact_references(sha256) == 0 and self.artifacts.delete(sha256, unused_since=cutoff):
+                freed.add(sha256)
+        return freed
 
     def collect_garbage(self) -> set[str]:
-        """Delete stored artifacts that no record refers to (left by an interrupted apply/remove)."""
+        """Delete stored artifacts that no record refers to; return their SHA-256.
+
+        Only artifacts unused for ``gc_grace`` seconds (a store option, default 0) are deleted.
+        Freeing an artifact (here and in :meth:`remove`) is safe against a concurrent
+        :meth:`store` of the same bytes without any lock spanning the two stores, which may be
+        different systems (a SQL database and a directory, MongoDB and GridFS):
+
+        * every artifact carries the time it was last put or touched; ``store`` touches each
+          artifact (or puts it back if it is gone) once before inserting its record and once
+          after the insert has committed;
+        * the collector reads the clock (``cutoff`` = now - grace) *before* it counts
+          references, and deletes with :meth:`ArtifactStore.delete` ``unused_since=cutoff``,
+          which compares the time and deletes atomically within the artifact store.
+
+        So if a collector counted no reference before the record was inserted, its cutoff is
+        older than the touch that follows the insert: the delete either ran before that touch
+        (which then puts the bytes back) or finds the artifact used and keeps it. A collector
+        that counts after the insert sees the reference. The grace only needs to cover the
+        clock difference between machines, and spares uploads still on their way to a record
+        from being deleted and uploaded again.
+        """
+        cutoff = self._cutoff()
         orphans = self.artifacts.list() - self.metadata.referenced_artifacts()
-        self._free_artifacts(orphans)
-        return orphans
+        return self._free_artifacts(orphans, cutoff)
 
     def close(self) -> None:
         """Release both stores' connections."""

@@ -192,6 +192,36 @@ class WireCodec:
                 f"of those (for example list(...) or numpy.asarray(...)) or register a WireType for it."
             ) from None
 
+    def to_plain_json(self, value: object) -> Any:
+        """``value`` as plain JSON for people and other programs (no tags, not reversible).
+
+        numpy arrays, torch tensors and anything else with ``tolist()`` become nested lists, numpy scalars numbers,
+        tuples lists, sets and frozensets sorted lists, bytes base64 text, dict keys text;
+        anything else its ``str()``. ``superlite predict`` prints results this way.
+        """
+        cls = type(value)
+        if cls in _PLAIN:
+            return value
+        if isinstance(value, dict):
+            return {key if type(key) is str else str(key): self.to_plain_json(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.to_plain_json(item) for item in value]
+        if isinstance(value, (set, frozenset)):
+            items = [self.to_plain_json(item) for item in value]
+            try:
+                return sorted(items)
+            except TypeError:
+                return sorted(items, key=repr)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return _b64(value)
+        for base in (float, int, str):
+            if isinstance(value, base):
+                return base(value)
+        tolist = getattr(value, "tolist", None)
+        if callable(tolist):
+            return self.to_plain_json(tolist())
+        return str(value)
+
     def dumps(self, value: object) -> str:
         """JSON text for ``value``; raises :class:`SerializationError` naming an unsupported type."""
         return json.dumps(self.to_json_value(value), separators=(",", ":"))

@@ -15,10 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
-#: Version of the metadata layout written by this release. A store refuses (with
-#: :class:`~superlite.errors.SchemaVersionError`) a database whose recorded version is higher.
-SCHEMA_VERSION = 1
-
 #: Size of the pieces artifacts are streamed in, both directions.
 CHUNK_SIZE = 8 * 1024 * 1024
 
@@ -77,9 +73,10 @@ class ComponentRecord:
 class ChangeEvent:
     """One entry of the change feed: something that changed in the registry, in commit order.
 
-    ``id`` grows with every change and events become visible in ``id`` order (a reader that saw
-    event ``n`` never later finds a new event below ``n``). ``kind`` is ``"apply"`` (a record was
-    inserted) or ``"remove"`` (a record was deleted); later releases add kinds, so readers skip
+    ``id`` grows with every change (it may skip numbers) and events become visible in ``id``
+    order (a reader that saw event ``n`` never later finds a new event below ``n``). ``kind`` is ``"apply"`` (a record was
+    inserted), ``"remove"`` (a record was deleted) or ``"alias"`` (an alias was set, moved or
+    removed; ``payload`` says which and how); later releases add kinds, so readers skip
     kinds they do not know. ``payload`` holds extra JSON facts about the change.
     """
 
@@ -108,6 +105,73 @@ class SchemaStatus:
 
 
 @dataclass(frozen=True)
+class AliasState:
+    """Where one alias of one component points now: a target version, and maybe a canary.
+
+    ``uuid`` is the target version's uuid (so resolving an alias takes one read). While a canary
+    runs, ``canary_percent`` of requests (1–99) go to ``canary_version``. ``previous_version`` is
+    the target before the last move, which :meth:`~superlite.datalayer.Datalayer.rollback` restores.
+    ``revision`` grows with every change: writers compare it to detect a concurrent move.
+    """
+
+    type_id: str
+    identifier: str
+    alias: str
+    version: int
+    uuid: str
+    canary_version: int | None = None
+    canary_uuid: str | None = None
+    canary_percent: int = 0
+    previous_version: int | None = None
+    revision: int = 1
+    updated_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready view (used by ``db.aliases`` and the CLI)."""
+        view: dict[str, object] = {"version": self.version, "uuid": self.uuid}
+        if self.canary_version is not None:
+            view["canary"] = {"version": self.canary_version, "uuid": self.canary_uuid, "percent": self.canary_percent}
+        view["previous_version"] = self.previous_version
+        view["revision"] = self.revision
+        view["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
+        return view
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """One entry of an alias's history: what was done, from which state to which, by whom and why.
+
+    ``action`` is ``"set"``, ``"remove"``, ``"canary"``, ``"promote"`` or ``"rollback"``.
+    ``before``/``after`` are :meth:`AliasState.to_dict` views (None when the alias did not exist,
+    or no longer does). ``who`` names the process (user, host, pid).
+    """
+
+    type_id: str
+    identifier: str
+    alias: str
+    action: str
+    before: Mapping[str, object] | None
+    after: Mapping[str, object] | None
+    who: str
+    why: str | None = None
+    at: datetime | None = None
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready view."""
+        return {
+            "id": self.id,
+            "alias": self.alias,
+            "action": self.action,
+            "before": dict(self.before) if self.before is not None else None,
+            "after": dict(self.after) if self.after is not None else None,
+            "who": self.who,
+            "why": self.why,
+            "at": self.at.isoformat() if self.at else None,
+        }
+
+
+@dataclass(frozen=True)
 class StoreBundle:
     """What opening a database URI yields: its metadata store and its default artifact store."""
 
@@ -121,7 +185,13 @@ class MetadataStore(abc.ABC):
 
     Implementations must make ``(type_id, identifier, version)`` unique and make
     :meth:`insert` atomic: the record, its artifact references and its dependencies are
-    written together or not at all.
+    written together or not at all. Every insert and delete also writes a
+    :class:`ChangeEvent` (``"apply"``, ``"remove"``) with the change, never without it.
+
+    Opening a store checks the database's schema: one written by a newer superlite is refused
+    with :class:`~superlite.errors.SchemaVersionError`; one that is behind is upgraded, unless
+    the ``auto_upgrade`` option is off, in which case it opens as it is and
+    :meth:`schema_status` lists what is pending.
     """
 
     @abc.abstractmethod
@@ -168,6 +238,50 @@ class MetadataStore(abc.ABC):
     def referenced_artifacts(self) -> set[str]:
         """The SHA-256 of every artifact some record refers to (used to collect orphans)."""
 
+    @abc.abstractmethod
+    def aliases(self, type_id: str, identifier: str | None = None) -> list[AliasState]:
+        """The aliases of one identifier (or of every identifier of ``type_id``), sorted by name."""
+
+    @abc.abstractmethod
+    def alias(self, type_id: str, identifier: str, alias: str) -> AliasState | None:
+        """One alias's state, or None when it is not set."""
+
+    @abc.abstractmethod
+    def write_alias(self, change: AliasChange, state: AliasState | None, expected_revision: int) -> None:
+        """Set (``state``) or delete (``state is None``) one alias, and record ``change``, atomically.
+
+        Writes only if the alias's stored revision is still ``expected_revision`` (0: not set);
+        otherwise raises :class:`~superlite.errors.VersionConflictError`, so that two processes
+        moving one alias at once never lose a move: the loser re-reads and tries again. The
+        history entry and a change-feed event (kind ``"alias"``) are written with the state.
+        """
+
+    @abc.abstractmethod
+    def alias_history(self, type_id: str, identifier: str, alias: str | None = None, limit: int = 100) -> list[AliasChange]:
+        """The alias changes of one identifier (one alias's when given), newest first."""
+
+    @abc.abstractmethod
+    def changes(self, since: int = 0, limit: int = 1000) -> list[ChangeEvent]:
+        """The change events with an id above ``since``, in id order, at most ``limit`` of them.
+
+        Poll with the id of the last event seen to follow the feed: no event below it appears later.
+        """
+
+    @abc.abstractmethod
+    def last_change_id(self) -> int:
+        """An id to follow the feed from now on: ``changes(since=last_change_id())`` holds only later changes.
+
+        0 for a database where nothing changed yet.
+        """
+
+    @abc.abstractmethod
+    def schema_status(self) -> SchemaStatus:
+        """The database's schema revision, the newest this release knows, and the steps between."""
+
+    @abc.abstractmethod
+    def upgrade(self) -> SchemaStatus:
+        """Run the pending schema steps (one process at a time; a no-op when up to date), then report."""
+
     def close(self) -> None:
         """Release connections. Calling it twice is harmless."""
 
@@ -201,8 +315,22 @@ class ArtifactStore(abc.ABC):
         """Whether ``sha256`` is stored."""
 
     @abc.abstractmethod
-    def delete(self, sha256: str) -> None:
-        """Remove ``sha256``; removing an absent artifact is not an error."""
+    def touch(self, sha256: str) -> bool:
+        """Mark ``sha256`` as used now, renewing its grace period; False when it is not stored.
+
+        Every artifact carries the time it was last put or touched. :meth:`delete` with
+        ``unused_since`` compares against that time atomically, so a touch that lands before
+        the delete always keeps the artifact (see :meth:`superlite.registry.Registry.collect_garbage`).
+        ``put`` of bytes already stored touches them.
+        """
+
+    @abc.abstractmethod
+    def delete(self, sha256: str, unused_since: datetime | None = None) -> bool:
+        """Remove ``sha256``; return whether it was removed (absent is not an error).
+
+        With ``unused_since`` (an aware datetime), remove it only if it was last put or touched
+        before that instant, judged atomically against a concurrent :meth:`touch`.
+        """
 
     @abc.abstractmethod
     def list(self) -> set[str]:

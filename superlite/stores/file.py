@@ -4,14 +4,22 @@ Layout: ``<root>/ab/cd/abcd…`` (the SHA-256, fanned out by its first two byte 
 directory grows huge). A put writes a temporary file beside its destination, syncs it and renames
 it into place, so a reader sees the whole artifact or none of it; concurrent puts of the same bytes
 each rename an identical file and both succeed.
+
+A file's modification time is the time the artifact was last put or touched (set from the
+Python clock, the clock :meth:`~superlite.registry.Registry.collect_garbage` reads, not the
+kernel's coarser one). A delete that must respect it renames the file aside first, so a
+concurrent touch either lands before the rename (and the file is put back) or fails to find
+the file (and the caller puts the bytes again).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -23,6 +31,7 @@ from superlite.stores.base import CHUNK_SIZE, ArtifactStore
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _TEMP_SUFFIX = ".partial"
+_DOOMED_SUFFIX = ".deleting"
 
 
 class FileArtifactStore(ArtifactStore):
@@ -43,7 +52,7 @@ class FileArtifactStore(ArtifactStore):
     def put(self, sha256: str, chunks: Iterable[bytes], size: int) -> None:
         """Write to a temporary file, sync it, then rename it into place (a no-op if present)."""
         path = self._path(sha256)
-        if path.is_file():
+        if self.touch(sha256):
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{sha256}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
@@ -58,6 +67,7 @@ class FileArtifactStore(ArtifactStore):
                     )
                 file.flush()
                 os.fsync(file.fileno())
+            _stamp(temporary)
             os.replace(temporary, path)
         except BaseException:
             temporary.unlink(missing_ok=True)
@@ -75,13 +85,50 @@ class FileArtifactStore(ArtifactStore):
         """Whether the artifact's file is present."""
         return self._path(sha256).is_file()
 
-    def delete(self, sha256: str) -> None:
-        """Remove the artifact's file; absent is not an error."""
-        self._path(sha256).unlink(missing_ok=True)
+    def touch(self, sha256: str) -> bool:
+        """Set the file's modification time to now; False when it is not stored."""
+        try:
+            _stamp(self._path(sha256))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def delete(self, sha256: str, unused_since: datetime | None = None) -> bool:
+        """Remove the artifact's file (only if unused since ``unused_since``); absent is not an error."""
+        path = self._path(sha256)
+        if unused_since is None:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                return False
+            return True
+        cutoff = unused_since.timestamp()
+        try:
+            if path.stat().st_mtime >= cutoff:
+                return False
+            doomed = path.with_name(f".{sha256}.{uuid.uuid4().hex}{_DOOMED_SUFFIX}")
+            os.rename(path, doomed)
+        except FileNotFoundError:
+            return False
+        if doomed.stat().st_mtime >= cutoff:
+            # Touched between the check and the rename: put it back (unless a put already did).
+            try:
+                os.link(doomed, path)
+            except FileExistsError:
+                pass
+            doomed.unlink()
+            return False
+        doomed.unlink()
+        return True
 
     def list(self) -> set[str]:
         """The SHA-256 of every stored artifact (temporary files of unfinished puts excluded)."""
         return {path.name for path in self.root.glob("??/??/*") if _SHA256.fullmatch(path.name)}
+
+
+def _stamp(path: Path) -> None:
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
 
 
 def _sync_directory(directory: Path) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -38,6 +39,8 @@ from superlite.errors import (
 )
 from superlite.stores.base import (
     CHUNK_SIZE,
+    AliasChange,
+    AliasState,
     ArtifactStore,
     ComponentRecord,
     MetadataStore,
@@ -79,7 +82,89 @@ def _race(count: int, work: Callable[[int], object]) -> list[BaseException | Non
     return outcomes
 
 
-class MetadataStoreContract:
+def _alias(version: int = 0, revision: int = 1, **changes: object) -> AliasState:
+    state = AliasState("model", "sentiment", "production", version, f"uuid-{version}", revision=revision)
+    return replace(state, **changes)  # type: ignore[arg-type]
+
+
+def _change(action: str = "set", after: AliasState | None = None) -> AliasChange:
+    return AliasChange(
+        "model", "sentiment", "production", action, None, after.to_dict() if after else None, "tester@host:1", "why not"
+    )
+
+
+class AliasStoreContract:
+    """What a metadata store must do with aliases: compare-and-set moves and a history."""
+
+    def test_set_read_and_list(self, metadata_store: MetadataStore) -> None:
+        state = _alias(3, previous_version=1)
+        metadata_store.write_alias(_change(after=state), state, 0)
+        stored = metadata_store.alias("model", "sentiment", "production")
+        assert stored is not None and replace(stored, updated_at=None) == replace(state, updated_at=None)
+        assert stored.updated_at is not None and stored.updated_at.tzinfo is not None
+        assert [s.alias for s in metadata_store.aliases("model", "sentiment")] == ["production"]
+        assert metadata_store.aliases("model", "other") == [] and metadata_store.alias("model", "x", "production") is None
+
+    def test_canary_fields_round_trip(self, metadata_store: MetadataStore) -> None:
+        state = _alias(3, canary_version=4, canary_uuid="uuid-4", canary_percent=10)
+        metadata_store.write_alias(_change("canary", state), state, 0)
+        stored = metadata_store.alias("model", "sentiment", "production")
+        assert stored is not None and (stored.canary_version, stored.canary_uuid, stored.canary_percent) == (4, "uuid-4", 10)
+
+    def test_move_needs_the_expected_revision(self, metadata_store: MetadataStore) -> None:
+        metadata_store.write_alias(_change(), _alias(0), 0)
+        with pytest.raises(VersionConflictError):
+            metadata_store.write_alias(_change(), _alias(1, revision=2), 0)
+        with pytest.raises(VersionConflictError):
+            metadata_store.write_alias(_change(), _alias(1, revision=3), 2)
+        metadata_store.write_alias(_change(), _alias(1, revision=2), 1)
+        assert metadata_store.alias("model", "sentiment", "production").version == 1  # type: ignore[union-attr]
+        assert len(metadata_store.alias_history("model", "sentiment")) == 2
+
+    def test_delete_needs_the_expected_revision(self, metadata_store: MetadataStore) -> None:
+        metadata_store.write_alias(_change(), _alias(0), 0)
+        with pytest.raises(VersionConflictError):
+            metadata_store.write_alias(_change("remove"), None, 5)
+        metadata_store.write_alias(_change("remove"), None, 1)
+        assert metadata_store.alias("model", "sentiment", "production") is None
+
+    def test_history_is_newest_first_and_filtered(self, metadata_store: MetadataStore) -> None:
+        first, second = _alias(0), _alias(1, revision=2)
+        metadata_store.write_alias(_change(after=first), first, 0)
+        metadata_store.write_alias(_change(after=second), second, 1)
+        staging = replace(_alias(0), alias="staging")
+        metadata_store.write_alias(replace(_change(after=staging), alias="staging"), staging, 0)
+        history = metadata_store.alias_history("model", "sentiment")
+        assert [(c.alias, c.after["version"] if c.after else None) for c in history] == [
+            ("staging", 0), ("production", 1), ("production", 0)
+        ]
+        assert [c.alias for c in metadata_store.alias_history("model", "sentiment", "production", limit=1)] == ["production"]
+        newest = history[0]
+        assert (newest.who, newest.why, newest.action) == ("tester@host:1", "why not", "set")
+        assert newest.at is not None and newest.at.tzinfo is not None
+
+    def test_alias_moves_are_in_the_change_feed(self, metadata_store: MetadataStore) -> None:
+        since = metadata_store.last_change_id()
+        state = _alias(3)
+        metadata_store.write_alias(_change(after=state), state, 0)
+        with pytest.raises(VersionConflictError):
+            metadata_store.write_alias(_change(), _alias(4, revision=9), 0)
+        metadata_store.write_alias(_change("remove"), None, 1)
+        events = metadata_store.changes(since)
+        assert [(e.kind, e.uuid, e.version, e.payload["alias"], e.payload["action"]) for e in events] == [
+            ("alias", "uuid-3", 3, "production", "set"),
+            ("alias", None, None, "production", "remove"),
+        ]
+
+    def test_concurrent_moves_have_one_winner_per_revision(self, metadata_store: MetadataStore) -> None:
+        metadata_store.write_alias(_change(), _alias(0), 0)
+        outcomes = _race(RACERS, lambda i: metadata_store.write_alias(_change(), _alias(i + 1, revision=2), 1))
+        assert sum(outcome is None for outcome in outcomes) == 1
+        assert all(outcome is None or isinstance(outcome, VersionConflictError) for outcome in outcomes)
+        assert len(metadata_store.alias_history("model", "sentiment")) == 2
+
+
+class MetadataStoreContract(AliasStoreContract):
     """What every :class:`~superlite.stores.base.MetadataStore` must do.
 
     Needs a ``metadata_store`` fixture: an empty store of the backend under test.
@@ -277,6 +362,78 @@ class MetadataStoreContract:
         metadata_store.close()
         metadata_store.close()
 
+    # -- schema ----------------------------------------------------------------------------------
+
+    def test_schema_is_up_to_date_after_open(self, metadata_store: MetadataStore) -> None:
+        """A newly opened store is at the newest revision; upgrading again changes nothing."""
+        status = metadata_store.schema_status()
+        assert status.up_to_date and status.pending == ()
+        assert status.current == status.head
+        assert metadata_store.upgrade() == status
+
+    # -- change feed -----------------------------------------------------------------------------
+
+    def test_empty_feed(self, metadata_store: MetadataStore) -> None:
+        """Before any change the feed is empty and its last id is 0."""
+        assert metadata_store.changes() == []
+        assert metadata_store.last_change_id() == 0
+
+    def test_insert_and_delete_write_events_in_order(self, metadata_store: MetadataStore) -> None:
+        """Each insert writes an "apply" event and each deleted record a "remove" event, ids rising."""
+        before = datetime.now(UTC)
+        first, second = make_record(version=0), make_record(version=1)
+        metadata_store.insert(first)
+        metadata_store.insert(second)
+        metadata_store.delete([first.uuid, "no-such-uuid"])
+        events = metadata_store.changes()
+        seen = [(e.kind, e.type_id, e.identifier, e.uuid, e.version) for e in events]
+        assert seen == [
+            ("apply", "model", "sentiment", first.uuid, 0),
+            ("apply", "model", "sentiment", second.uuid, 1),
+            ("remove", "model", "sentiment", first.uuid, 0),
+        ]
+        assert [e.id for e in events] == sorted({e.id for e in events})
+        for event in events:
+            assert event.created_at is not None and abs(event.created_at - before) < timedelta(minutes=5)
+        assert metadata_store.last_change_id() >= events[-1].id
+        assert metadata_store.changes(since=metadata_store.last_change_id()) == []
+
+    def test_changes_page_with_since_and_limit(self, metadata_store: MetadataStore) -> None:
+        """``since`` skips what was read, ``limit`` caps a page; paging visits every event once."""
+        for version in range(5):
+            metadata_store.insert(make_record(version=version))
+        pages, since = [], 0
+        while page := metadata_store.changes(since=since, limit=2):
+            pages.append([event.version for event in page])
+            since = page[-1].id
+        assert pages == [[0, 1], [2, 3], [4]]
+        assert metadata_store.changes(since=since) == []
+
+    def test_refused_writes_leave_no_event(self, metadata_store: MetadataStore) -> None:
+        """A version conflict, a duplicate uuid, bad parameters or an unknown delete write no event."""
+        first = make_record()
+        metadata_store.insert(first)
+        mark = metadata_store.changes()[-1].id
+        with pytest.raises(VersionConflictError):
+            metadata_store.insert(make_record(params={"other": True}))
+        with pytest.raises(SuperliteError):
+            metadata_store.insert(make_record(version=1, uuid=first.uuid))
+        with pytest.raises(SerializationError):
+            metadata_store.insert(make_record("bad", params={"callback": object()}))
+        metadata_store.delete(["no-such-uuid"])
+        assert metadata_store.changes(since=mark) == []
+        metadata_store.insert(make_record(version=1))
+        assert [(e.kind, e.version) for e in metadata_store.changes(since=mark)] == [("apply", 1)]
+
+    def test_concurrent_writers_get_distinct_rising_ids(self, metadata_store: MetadataStore) -> None:
+        """Racing inserts each write one event; ids are unique and the feed lists them in id order."""
+        records = [make_record(f"racer-{i}") for i in range(RACERS)]
+        outcomes = _race(RACERS, lambda i: metadata_store.insert(records[i]))
+        assert outcomes == [None] * RACERS
+        events = metadata_store.changes()
+        assert sorted(e.uuid for e in events) == sorted(r.uuid for r in records)
+        assert [e.id for e in events] == sorted({e.id for e in events})
+
 
 class _FailingStream:
     """Chunks that break off with an error after ``good`` pieces."""
@@ -373,6 +530,40 @@ class ArtifactStoreContract:
         with pytest.raises(NotFoundError):
             artifact_store.open(doomed)
         assert read_all(artifact_store.open(kept)) == b"kept"
+
+    def test_touch_renews_and_reports_presence(self, artifact_store: ArtifactStore) -> None:
+        """``touch`` is True for a stored artifact (which then counts as just used), False for an absent one."""
+        sha256 = put_bytes(artifact_store, b"used")
+        time.sleep(0.01)
+        before = datetime.now(UTC)
+        time.sleep(0.01)
+        assert artifact_store.touch(sha256)
+        assert not artifact_store.delete(sha256, unused_since=before)
+        assert not artifact_store.touch(hashlib.sha256(b"absent").hexdigest())
+        assert not artifact_store.exists(hashlib.sha256(b"absent").hexdigest())
+
+    def test_delete_unused_since(self, artifact_store: ArtifactStore) -> None:
+        """A conditional delete keeps an artifact used at or after the instant, removes an older one."""
+        sha256 = put_bytes(artifact_store, random_bytes(CHUNK_SIZE + 1, seed=6))
+        assert not artifact_store.delete(sha256, unused_since=datetime.now(UTC) - timedelta(hours=1))
+        assert artifact_store.exists(sha256)
+        time.sleep(0.01)
+        assert artifact_store.delete(sha256, unused_since=datetime.now(UTC))
+        assert not artifact_store.exists(sha256)
+        assert artifact_store.list() == set()
+        assert not artifact_store.delete(sha256, unused_since=datetime.now(UTC))
+        put_bytes(artifact_store, random_bytes(CHUNK_SIZE + 1, seed=6))
+        assert artifact_store.exists(sha256)
+
+    def test_put_of_stored_bytes_renews_them(self, artifact_store: ArtifactStore) -> None:
+        """Putting bytes already stored counts as using them."""
+        sha256 = put_bytes(artifact_store, b"again and again")
+        time.sleep(0.01)
+        before = datetime.now(UTC)
+        time.sleep(0.01)
+        put_bytes(artifact_store, b"again and again")
+        assert not artifact_store.delete(sha256, unused_since=before)
+        assert read_all(artifact_store.open(sha256)) == b"again and again"
 
     def test_put_after_delete(self, artifact_store: ArtifactStore) -> None:
         """Bytes deleted can be stored again."""

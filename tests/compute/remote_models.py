@@ -38,6 +38,23 @@ def fail(x: Any) -> Any:
     raise ValueError(f"bad input {x!r}")
 
 
+#: Constructor arguments of the superlite errors whose constructor takes more than a message.
+ERROR_ARGUMENTS: dict[str, tuple[Any, ...]] = {
+    "UnknownSchemeError": ("zz", "database", ["sqlite", "postgresql"]),
+    "NotFoundError": ("no model 'x'", ["a", "b"]),
+    "StoredClassImportError": ("pkg.mod:Cls", "pkg.mod", ModuleNotFoundError("No module named 'pkg'")),
+    "RemoteError": ("ValueError", "inner", "Traceback: ..."),
+    "NoDatabaseError": ("sqlite:////x.db", "the file /x.db does not exist"),
+}
+
+
+def raise_superlite_error(name: str) -> Any:
+    """Raise the ``superlite.errors`` class ``name``, built with sample arguments."""
+    from superlite import errors
+
+    raise getattr(errors, name)(*ERROR_ARGUMENTS.get(name, (f"sample {name}",)))
+
+
 def unsupported(x: Any) -> Any:
     """Return a set, which the wire codec cannot carry."""
     return {x}

@@ -87,9 +87,10 @@ def test_superlite_errors_keep_their_class_with_the_remote_traceback_as_cause() 
     assert isinstance(caught.value.__cause__, RemoteError)
 
 
-def test_superlite_errors_with_other_signatures_fall_back_to_remote_error() -> None:
-    with pytest.raises(RemoteError, match="UnknownSchemeError"):
+def test_superlite_errors_with_other_signatures_keep_their_class_and_fields() -> None:
+    with pytest.raises(UnknownSchemeError, match="URI scheme 'zz'") as caught:
         unwrap(failure(raised(UnknownSchemeError("zz", "database", ["sqlite"]))))
+    assert (caught.value.scheme, caught.value.installed) == ("zz", ["sqlite"])
 
 
 def test_results_unwrap() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -53,6 +54,10 @@ def test_no_worker_within_timeout_names_the_queue(make_stack: Callable[..., Stac
     message = str(caught.value)
     assert f"no worker consumed queue {stack.queue!r}" in message
     assert "1 task(s) still waiting" in message
+    command = message.partition("Start one: ")[2]
+    assert shlex.split(command) == [
+        "superlite", "worker", "--uri", stack.uri, "--broker", stack.broker, "--queues", stack.queue
+    ]  # as printed, the command serves the same database and queue
 
 
 def test_unreachable_broker_fails_at_connect_naming_the_masked_url(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import pytest
 import redis
 import remote_models
 
-from superlite import ObjectModel, RemoteModel
+from superlite import ObjectModel, RemoteModel, errors
 from superlite.errors import (
     ConfigurationError,
     NotFoundError,
@@ -231,3 +231,32 @@ def test_cli_queue_without_broker_is_a_usage_error(stack: Stack) -> None:
         capture_output=True, text=True, env=env, timeout=120,
     )
     assert completed.returncode == 2 and "--queue and --timeout need --broker" in completed.stderr
+
+
+SUPERLITE_ERRORS = sorted(
+    name for name, cls in vars(errors).items() if isinstance(cls, type) and issubclass(cls, errors.SuperliteError)
+)
+
+
+@pytest.mark.parametrize("name", SUPERLITE_ERRORS)
+def test_every_superlite_error_keeps_its_class_and_fields_across_a_worker(stack: Stack, name: str) -> None:
+    try:
+        remote_models.raise_superlite_error(name)
+    except errors.SuperliteError as raised_here:
+        local = raised_here
+    with stack.connect() as db:
+        model = db.apply(ObjectModel(unique("raise"), object=remote_models.raise_superlite_error, serve=True))
+        with pytest.raises(errors.SuperliteError) as caught:
+            model.predict(name)
+    remote = caught.value
+    if name == "RemoteError":  # a RemoteError raised by a model is itself what comes home, wrapped
+        assert type(remote) is errors.RemoteError and remote.exc_type == "superlite.errors.RemoteError"
+        return
+    assert type(remote) is type(local)
+    assert str(remote).startswith(str(local)) and "(on worker " in str(remote)
+    fields = {key: value for key, value in vars(local).items() if not key.startswith("_")}
+    assert {key: getattr(remote, key) for key in fields} == fields
+    if isinstance(local, ImportError):
+        assert remote.name == local.name
+        assert "start it in the project directory, or pass --path DIR" in str(remote)
+    assert isinstance(remote.__cause__, errors.RemoteError)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,22 @@ def test_bad_file_uris_are_refused(uri: str) -> None:
     """Remote hosts and empty paths are configuration errors."""
     with pytest.raises(ConfigurationError):
         open_file_store(uri, Settings(uri="sqlite://"))
+
+
+def test_touch_between_check_and_rename_puts_the_file_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A conditional delete that loses to a touch after its age check leaves the artifact in place."""
+    store = FileArtifactStore(tmp_path)
+    sha256 = put_bytes(store, b"contested")
+    time.sleep(0.01)
+    cutoff = datetime.now(UTC)
+    time.sleep(0.01)
+    rename = os.rename
+
+    def touched_first(source: str, destination: str) -> None:
+        assert store.touch(sha256)
+        rename(source, destination)
+
+    monkeypatch.setattr(os, "rename", touched_first)
+    assert not store.delete(sha256, unused_since=cutoff)
+    assert store.exists(sha256)
+    assert [p.name for p in (tmp_path / sha256[:2] / sha256[2:4]).iterdir()] == [sha256]

@@ -22,7 +22,6 @@ from superlite.errors import (
 )
 from superlite.stores.base import (
     CHUNK_SIZE,
-    SCHEMA_VERSION,
     ArtifactStore,
     MetadataStore,
     StoreBundle,
@@ -31,7 +30,6 @@ from superlite.stores.registry import open_database
 from superlite.stores.sql import SQLArtifactStore, SQLMetadataStore, open_sql_stores
 from superlite.stores.sql.chunks import MySQLChunkIO, rechunk
 from superlite.stores.sql.engine import create_store_engine, normalize_url
-from superlite.stores.sql.schema import meta
 from superlite.testing.fixtures import (
     make_record,
     make_ref,
@@ -82,15 +80,16 @@ def test_registry_opens_sql_uris(database_uri: str) -> None:
 
 
 def test_newer_schema_is_refused(database_uri: str) -> None:
-    """A database written by a newer superlite raises SchemaVersionError naming the fix."""
+    """A database at a revision this release does not know raises SchemaVersionError naming the fix."""
     bundle = open_sql_stores(Settings(uri=database_uri))
     engine: sa.Engine = bundle.extra["engine"]  # type: ignore[assignment]
     with engine.begin() as connection:
-        connection.execute(meta.update().values(value=str(SCHEMA_VERSION + 1)))
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
     _close(bundle)
-    with pytest.raises(SchemaVersionError, match="upgrade superlite") as error:
-        open_sql_stores(Settings(uri=database_uri))
-    assert f"version {SCHEMA_VERSION + 1}" in str(error.value)
+    for auto_upgrade in (True, False):
+        with pytest.raises(SchemaVersionError, match="upgrade superlite") as error:
+            open_sql_stores(Settings(uri=database_uri).with_options(auto_upgrade=auto_upgrade))
+        assert "revision 9999" in str(error.value)
 
 
 def test_reopening_keeps_data(database_uri: str) -> None:

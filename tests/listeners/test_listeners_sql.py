@@ -157,3 +157,19 @@ def test_one_process_at_a_time_per_listener(db: superlite.Datalayer, app: sa.Eng
         source.release(first.owner)
     run(app, "INSERT INTO reviews (id, text, stars) VALUES (3, 'new', 3)")
     assert second.catch_up("loud", wait=0)["computed"] == 1
+
+
+def test_named_alias_moves_and_outputs_follow(db: superlite.Datalayer, app: sa.Engine) -> None:
+    db.apply(ObjectModel("shout", object=shout))
+    db.apply(ObjectModel("shout", object=lambda text: text + "!"))
+    db.set_alias("model", "shout", "production", 0)
+    db.apply(Listener("loud", model=db.load("model", "shout@production"), table="reviews", key="text"))
+    assert db.load("listener", "loud").model == "shout@production"
+    assert db.outputs("loud") == {1: "GOOD", 2: "BAD"}
+
+    db.start_canary("model", "shout", "production", 1, 50)  # a canary is not the alias's target: no change
+    assert db.catch_up("loud")["computed"] == 0
+    db.promote("model", "shout", "production")
+    assert db.catch_up("loud") == {"computed": 2, "failed": 0, "deleted": 0, "model_version": 1}
+    assert db.outputs("loud") == {1: "good!", 2: "bad!"}
+    assert set(_column(app, "model_version")) == {1}

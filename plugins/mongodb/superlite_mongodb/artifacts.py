@@ -11,7 +11,11 @@ A unique index on ``filename`` makes the files document the commit point:
   never collide; the second files document is refused by the unique index, and the loser
   deletes its own chunks and reports success, since the bytes are stored;
 * a put that fails part-way removes its chunks; one killed part-way leaves chunks no files
-  document names, invisible to readers, which :meth:`GridFSArtifactStore.repair` removes.
+  document names, invisible to readers, which :meth:`GridFSArtifactStore.repair` removes;
+* the files document's ``uploadDate`` is the time the artifact was last put or touched:
+  :meth:`GridFSArtifactStore.touch` renews it and a delete with ``unused_since`` removes the
+  files document only while it is older, in one ``find_one_and_delete``, so the two cannot
+  interleave.
 
 Only pymongo's ``GridIn`` / ``GridOut`` and plain collection calls are used: they behave the same
 on a real server and on mongomock (``GridFSBucket.upload_from_stream`` and ``GridFS.find()``
@@ -70,7 +74,7 @@ class GridFSArtifactStore(ArtifactStore):
         verified); the size is checked here, for free: if the stream does not yield exactly
         ``size`` bytes, nothing is kept and :class:`~superlite.errors.IntegrityError` is raised.
         """
-        if self.exists(sha256):
+        if self.touch(sha256):
             return
         self._ensure_indexes()
         upload = GridIn(self._root, _id=ObjectId(), filename=sha256, chunkSize=GRIDFS_CHUNK_SIZE)
@@ -101,11 +105,23 @@ class GridFSArtifactStore(ArtifactStore):
         """Whether ``sha256`` is stored (completely: partial uploads are never visible)."""
         return self._files.count_documents({"filename": sha256}, limit=1) > 0
 
-    def delete(self, sha256: str) -> None:
-        """Remove ``sha256``: its files document first (readers stop seeing it), then its chunks."""
-        document = self._files.find_one_and_delete({"filename": sha256}, projection={"_id": 1})
-        if document is not None:
-            self._chunks.delete_many({"files_id": document["_id"]})
+    def touch(self, sha256: str) -> bool:
+        """Set the files document's ``uploadDate`` to now; False when it is not stored."""
+        now = datetime.now(timezone.utc)
+        return self._files.update_one({"filename": sha256}, {"$set": {"uploadDate": now}}).matched_count > 0
+
+    def delete(self, sha256: str, unused_since: datetime | None = None) -> bool:
+        """Remove ``sha256`` (only if unused since ``unused_since``): files document first, then chunks."""
+        query: dict[str, object] = {"filename": sha256}
+        if unused_since is not None:
+            # BSON dates keep milliseconds: compare at that precision, so a touch made after
+            # ``unused_since`` never reads as older than it.
+            query["uploadDate"] = {"$lt": _to_milliseconds(unused_since)}
+        document = self._files.find_one_and_delete(query, projection={"_id": 1})
+        if document is None:
+            return False
+        self._chunks.delete_many({"files_id": document["_id"]})
+        return True
 
     def list(self) -> set[str]:
         """The SHA-256 of every stored artifact."""
@@ -141,3 +157,8 @@ def _started(files_id: object) -> datetime:
     if isinstance(files_id, ObjectId):
         return files_id.generation_time
     return datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _to_milliseconds(moment: datetime) -> datetime:
+    moment = moment.astimezone(timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

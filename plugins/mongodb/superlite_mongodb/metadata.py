@@ -7,7 +7,9 @@ beside a team's own collections:
   :mod:`superlite_mongodb.documents`), ``_id`` = uuid, a unique index on
   ``(type_id, identifier, version)`` and multikey indexes on ``dependencies`` and
   ``artifacts.sha256``;
-* ``<prefix>meta``: the schema version this database was written with.
+* ``<prefix>meta``: the schema version (see :mod:`superlite_mongodb.migrations`) and the
+  counter of the change feed;
+* ``<prefix>changes``: the change feed (see :mod:`superlite_mongodb.changes`).
 
 Atomicity. An insert writes one document, which MongoDB applies atomically everywhere, so no
 deployment ever shows half a component. A delete of several records uses a multi-document
@@ -27,64 +29,46 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from superlite.errors import (
-    SchemaVersionError,
     SerializationError,
     SuperliteError,
     VersionConflictError,
 )
-from superlite.stores.base import SCHEMA_VERSION, ComponentRecord, MetadataStore
+from superlite.stores.base import ChangeEvent, ComponentRecord, MetadataStore, SchemaStatus
+from superlite_mongodb.aliases import MongoAliases
+from superlite_mongodb.changes import ChangeFeed, event_document
 from superlite_mongodb.connection import MongoConnection
 from superlite_mongodb.documents import from_document, to_document
+from superlite_mongodb.migrations import SchemaSteps
 
 DEFAULT_PREFIX = "superlite_"
 
-VERSION_INDEX = "superlite_version_unique"
-_VERSION_KEY = [("type_id", ASCENDING), ("identifier", ASCENDING), ("version", ASCENDING)]
-_SCHEMA_ID = "schema"
 
 
-class MongoMetadataStore(MetadataStore):
+class MongoMetadataStore(MongoAliases, MetadataStore):
     """A :class:`~superlite.stores.base.MetadataStore` on a MongoDB (or mongomock) database.
 
     Opening checks the schema version (raising :class:`~superlite.errors.SchemaVersionError`
-    for a database written by a newer superlite), then creates the indexes it needs.
+    for a database written by a newer superlite), then runs the missing schema steps unless
+    ``auto_upgrade`` is False.
     """
 
-    def __init__(self, connection: MongoConnection, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, connection: MongoConnection, prefix: str = DEFAULT_PREFIX, *, auto_upgrade: bool = True) -> None:
         self._connection = connection
         self._give_back = connection.leases.take()
         self._closed = False
         database = connection.database
         self._components = database[f"{prefix}components"]
-        self._meta = database[f"{prefix}meta"]
+        self._schema = SchemaSteps(database, prefix, connection.description)
+        self._feed = ChangeFeed(database, prefix, connection.client, connection.transactions)
         try:
-            self._check_schema()
-            self._create_indexes()
+            if auto_upgrade:
+                self._schema.upgrade()
+            else:
+                self._schema.status()
+            self._open_aliases(database, prefix)
         except BaseException:
             self.close()
             raise
-
-    def _check_schema(self) -> None:
-        stored = self._meta.find_one({"_id": _SCHEMA_ID})
-        if stored is not None and stored["version"] > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"MongoDB database {self._connection.description} has superlite schema version "
-                f"{stored['version']}, newer than this release reads ({SCHEMA_VERSION}). "
-                f"Upgrade superlite and superlite-mongodb to open it."
-            )
-        if stored is None:
-            try:
-                self._meta.update_one(
-                    {"_id": _SCHEMA_ID}, {"$setOnInsert": {"version": SCHEMA_VERSION}}, upsert=True
-                )
-            except DuplicateKeyError:
-                # A concurrent opener created it first (an upsert race on _id); theirs is ours.
-                pass
-
-    def _create_indexes(self) -> None:
-        self._components.create_index(_VERSION_KEY, unique=True, name=VERSION_INDEX)
-        self._components.create_index([("dependencies", ASCENDING)], name="superlite_dependencies")
-        self._components.create_index([("artifacts.sha256", ASCENDING)], name="superlite_artifacts")
 
     def insert(self, record: ComponentRecord) -> None:
         """Insert ``record`` as one document: atomic on every MongoDB deployment.
@@ -93,8 +77,14 @@ class MongoMetadataStore(MetadataStore):
         :class:`~superlite.errors.SerializationError` when its parameters are not JSON values.
         """
         document = to_document(record)
+        event = event_document("apply", document, {"content_hash": record.content_hash})
+
+        def _insert(session: Any) -> bool:
+            self._components.insert_one(document, session=session)
+            return True
+
         try:
-            self._components.insert_one(document)
+            self._feed.write(lambda session: [event], _insert)
         except (InvalidDocument, OverflowError) as exc:
             raise SerializationError(
                 f"cannot store {record.type_id} {record.identifier!r} in MongoDB: {exc}"
@@ -162,13 +152,22 @@ class MongoMetadataStore(MetadataStore):
         if not wanted:
             return
         if self._connection.transactions:
-            with self._connection.client.start_session() as session:
-                session.with_transaction(
-                    lambda s: self._components.delete_many({"_id": {"$in": wanted}}, session=s)
-                )
+            self._feed.write(
+                lambda session: self._removal_events(wanted, session),
+                lambda session: self._components.delete_many({"_id": {"$in": wanted}}, session=session).deleted_count > 0,
+            )
             return
         for uuid in self._deletion_order(wanted):
-            self._components.delete_one({"_id": uuid})
+            self._feed.write(
+                lambda session, uuid=uuid: self._removal_events([uuid], session),
+                lambda session, uuid=uuid: self._components.delete_one({"_id": uuid}).deleted_count == 1,
+            )
+
+    def _removal_events(self, uuids: list[str], session: Any) -> list[dict[str, Any]]:
+        projection = {"type_id": 1, "identifier": 1, "version": 1}
+        order = [("type_id", ASCENDING), ("identifier", ASCENDING), ("version", ASCENDING)]
+        found = self._components.find({"_id": {"$in": uuids}}, projection, sort=order, session=session)
+        return [event_document("remove", document) for document in found]
 
     def _deletion_order(self, uuids: list[str]) -> list[str]:
         pending = {
@@ -191,6 +190,22 @@ class MongoMetadataStore(MetadataStore):
     def referenced_artifacts(self) -> set[str]:
         """The SHA-256 of every artifact some record refers to."""
         return set(self._components.distinct("artifacts.sha256"))
+
+    def changes(self, since: int = 0, limit: int = 1000) -> list[ChangeEvent]:
+        """The change events with an id above ``since``, oldest first, at most ``limit``."""
+        return self._feed.read(since, limit)
+
+    def last_change_id(self) -> int:
+        """The id below which every change event is visible (0 before any change)."""
+        return self._feed.last_id()
+
+    def schema_status(self) -> SchemaStatus:
+        """The applied schema steps, the newest this release has, and those still to run."""
+        return self._schema.status()
+
+    def upgrade(self) -> SchemaStatus:
+        """Run the missing schema steps (one process at a time) and return the new status."""
+        return self._schema.upgrade()
 
     def close(self) -> None:
         """Release this store's share of the connection. Calling it twice is harmless."""

@@ -77,3 +77,25 @@ def artifact_store(backend: Backend) -> Iterator[GridFSArtifactStore]:
     store = backend.artifact_store()
     yield store
     store.close()
+
+
+def _drop_superlite_collections(uri: str) -> None:
+    connection = open_connection(uri)
+    for name in connection.database.list_collection_names():
+        if name.startswith("superlite_"):
+            connection.database.drop_collection(name)
+    connection.client.close()
+
+
+@pytest.fixture(params=["mongomock", "mongodb"])
+def mongo_uri(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database URI with no superlite data in it."""
+    if request.param == "mongomock":
+        name = f"gc-{uuid.uuid4().hex[:12]}"
+        yield f"mongomock://{name}"
+        forget_mongomock(name)
+        return
+    uri = server_uri()
+    _drop_superlite_collections(uri)
+    yield uri
+    _drop_superlite_collections(uri)

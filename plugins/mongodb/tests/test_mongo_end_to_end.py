@@ -16,7 +16,7 @@ from superlite_mongodb.connection import forget_mongomock, open_connection
 
 import superlite
 from superlite import ObjectModel, RemoteModel
-from superlite.errors import NotFoundError
+from superlite.errors import NoDatabaseError, NotFoundError
 
 
 def double(x):
@@ -68,6 +68,15 @@ def uri(request: pytest.FixtureRequest) -> Iterator[str]:
     _drop_superlite_collections(uri)
     yield uri
     _drop_superlite_collections(uri)
+
+
+def test_create_false_refuses_a_database_without_superlite_collections(uri):
+    with pytest.raises(NoDatabaseError, match="it has no superlite collections"):
+        superlite.connect(uri, create=False)
+    with superlite.connect(uri) as db:
+        db.apply(ObjectModel("m", object=double))
+    with superlite.connect(uri, create=False) as db:
+        assert db.show() == {"model": ["m"]}
 
 
 def test_apply_version_load_remove(uri):

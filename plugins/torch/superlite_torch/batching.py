@@ -31,19 +31,31 @@ def kind_of(x: object) -> str:
     return TENSOR
 
 
-def as_tensors(x: object) -> Any:
-    """``x`` with arrays, lists and numbers made tensors, keeping tuple and dict structure."""
+def as_tensors(x: object, whole_dtype: torch.dtype | None = None) -> Any:
+    """``x`` with arrays, lists and numbers made tensors, keeping tuple and dict structure.
+
+    Whole numbers given as Python lists or numbers (what JSON gives) become ``whole_dtype``
+    when it is set; tensors and arrays keep the dtype their caller chose.
+    """
     if isinstance(x, torch.Tensor):
         return x
     if _is_ndarray(x):
         return torch.from_numpy(x)
     if isinstance(x, tuple):
-        return tuple(as_tensors(item) for item in x)
+        return tuple(as_tensors(item, whole_dtype) for item in x)
     if isinstance(x, dict):
-        return {key: as_tensors(value) for key, value in x.items()}
+        return {key: as_tensors(value, whole_dtype) for key, value in x.items()}
     if isinstance(x, (list, int, float, bool)):
-        return torch.as_tensor(x)
+        tensor = torch.as_tensor(x)
+        if whole_dtype is not None and not tensor.is_floating_point() and tensor.dtype != torch.bool:
+            return tensor.to(whole_dtype)
+        return tensor
     return x
+
+
+def takes_indices(module: torch.nn.Module) -> bool:
+    """Whether ``module`` looks up embeddings, so whole-number inputs are indices, not values."""
+    return any(isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag)) for m in module.modules())
 
 
 def collate(items: Sequence[Any]) -> Any:

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from superlite.components.component import Encoded, transient
 from superlite.components.model import Model
+from superlite.errors import ComponentError
 from superlite_torch import batching
 from superlite_torch.devices import resolve_device
 from superlite_torch.rebuild import (
@@ -75,7 +76,7 @@ class TorchModel(Model):
         if isinstance(self.object, Mapping):
             self.object = rebuild(self._stored_class(), self.module_args or {}, self.object)
         if not isinstance(self.object, nn.Module):
-            raise TypeError(f"TorchModel {self.identifier!r} needs a torch.nn.Module as object, got {type(self.object).__qualname__}")
+            raise ComponentError(f"TorchModel {self.identifier!r} needs a torch.nn.Module as object, got {type(self.object).__qualname__}")
         cls = type(self.object)
         self.module_class = class_path(cls)
         self.module_code = None if is_importable(cls) else cls
@@ -85,7 +86,7 @@ class TorchModel(Model):
         if self.module_code is not None:
             return self.module_code
         if self.module_class is None:
-            raise TypeError(f"TorchModel {self.identifier!r}: a state_dict as object needs module_class (the import path of its module)")
+            raise ComponentError(f"TorchModel {self.identifier!r}: a state_dict as object needs module_class (the import path of its module)")
         return import_module_class(self.module_class)
 
     @property
@@ -128,6 +129,7 @@ class TorchModel(Model):
         module = self.object
         device = self.torch_device
         float_dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), None)
+        whole_dtype = None if batching.takes_indices(module) else float_dtype
         was_training = module.training
         results: list[Any] = []
         bar = tqdm(
@@ -144,7 +146,7 @@ class TorchModel(Model):
                 if self.preprocess is not None:
                     inputs = [self.preprocess(x) for x in inputs]
                 kinds = [batching.kind_of(x) for x in inputs]
-                batch = batching.collate([batching.as_tensors(x) for x in inputs])
+                batch = batching.collate([batching.as_tensors(x, whole_dtype) for x in inputs])
                 with torch.inference_mode():
                     output = batching.to_cpu(batching.call(module, batching.to_device(batch, device, float_dtype)))
                 for index, kind in enumerate(kinds):

@@ -40,6 +40,19 @@ def test_results_come_back_in_the_kind_of_their_input(mlp):
     assert isinstance(from_list, list) and from_list == pytest.approx(expected.tolist())
 
 
+def test_whole_numbers_from_json_are_cast_to_the_parameter_dtype(mlp):
+    model = TorchModel("mlp", object=mlp)
+    from_json = model.predict([1, 2, 3, 4])
+    assert from_json == pytest.approx(model.predict([1.0, 2.0, 3.0, 4.0]))
+    assert model.predict_batches([[1, 2, 3, 4], [0, 0, 0, 1]])[0] == pytest.approx(from_json)
+
+
+def test_whole_numbers_stay_indices_for_embeddings():
+    torch.manual_seed(0)
+    model = TorchModel("emb", object=nn.Sequential(nn.Embedding(10, 2), nn.Flatten()))
+    assert len(model.predict([1, 2, 3])) == 6
+
+
 def test_tuple_inputs_are_positional_arguments_and_tuple_outputs_split_per_example():
     model = TorchModel("two", object=TwoInputs(), batch_size=2)
     a, b = torch.ones(3), torch.full((3,), 2.0)

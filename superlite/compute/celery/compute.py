@@ -9,7 +9,10 @@ Its options (``timeout``, ``parallelism``) are in :class:`~superlite.config.Cele
 
 from __future__ import annotations
 
+import json
+import shlex
 import threading
+import time
 from collections.abc import Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
@@ -19,7 +22,7 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from kombu.exceptions import DecodeError, EncodeError
 
-from superlite.common.uris import mask_uri
+from superlite.common.uris import mask_uri, uri_scheme
 from superlite.compute.base import Compute, ResultHandle, Task
 from superlite.compute.celery.app import (
     CONNECT_TIMEOUT,
@@ -45,6 +48,9 @@ RESULT_POLL_INTERVAL = 0.05
 
 #: Seconds to wait for workers' replies when explaining a timeout.
 INSPECT_TIMEOUT = 1.0
+
+#: Message header holding the time (Unix seconds) a caller sent the task: the age of a waiting task.
+SENT_AT_HEADER = "superlite_sent_at"
 
 #: Results already read are deleted from Redis in batches of this many (one round trip each),
 #: so they do not wait there for ``result_expires``; unread ones still expire.
@@ -124,6 +130,7 @@ class CeleryCompute(Compute):
                 queue=options.queue or self.queue,
                 producer=producer,
                 argsrepr=f"({task.reference!r}, {task.method!r}, ...)",
+                headers={SENT_AT_HEADER: time.time()},
                 kwargsrepr="{}",
             )
         except EncodeError as exc:
@@ -180,13 +187,18 @@ class CeleryCompute(Compute):
         if not consumers:
             return ComputeError(
                 f"no worker consumed queue {self.queue!r} on broker {self.broker} within {waited:g} s{backlog}. "
-                f"Start one: superlite worker --broker {self.broker} --queues {self.queue}"
+                f"Start one: {self.worker_command()}"
             )
         return ComputeError(
             f"no answer within {waited:g} s for task {task_id} on queue {self.queue!r} (broker {self.broker}); "
             f"workers consuming it: {', '.join(consumers)}{backlog}. The model is slow, the workers are busy, "
             f"or a worker failed (see its log); pass a larger timeout= if it is only slow."
         )
+
+    def worker_command(self) -> str:
+        """The ``superlite worker`` command line that serves this queue (passwords masked)."""
+        words = ["superlite", "worker", "--uri", mask_uri(self.settings.uri), "--broker", self.broker, "--queues", self.queue]
+        return shlex.join(words)
 
     def consumers(self) -> list[str]:
         """Names of the workers that consume this queue now (empty when none answer)."""
@@ -200,9 +212,38 @@ class CeleryCompute(Compute):
         """How many tasks wait in the queue (None when the broker cannot say)."""
         try:
             with self.app.connection_for_read() as connection:
-                return int(connection.default_channel.queue_declare(queue=self.queue, passive=True).message_count)
+                channel = connection.default_channel
+                if self._on_redis():  # an empty queue is no key at all, which a passive declare refuses
+                    return int(channel.client.llen(self.queue))
+                return int(channel.queue_declare(queue=self.queue, passive=True).message_count)
         except Exception:
             return None
+
+    def oldest_age(self) -> float | None:
+        """Seconds the oldest waiting task has waited (None when the queue is empty or the broker cannot say).
+
+        Only a Redis broker lets a message be read without taking it; on RabbitMQ this is None.
+        """
+        if not self._on_redis():
+            return None
+        try:
+            with self.app.connection_for_read() as connection:
+                raw = connection.default_channel.client.lindex(self.queue, -1)
+            sent_at = json.loads(raw)["headers"][SENT_AT_HEADER] if raw else None
+        except Exception:
+            return None
+        return None if sent_at is None else max(0.0, time.time() - float(sent_at))
+
+    def _on_redis(self) -> bool:
+        return uri_scheme(self.settings.broker or "").startswith("redis")
+
+    def purge(self) -> int:
+        """Delete every task waiting in the queue (not those a worker is running); return how many."""
+        try:
+            with self.app.connection_for_write() as connection:
+                return int(connection.default_channel.queue_purge(self.queue) or 0)
+        except Exception as exc:
+            raise ComputeError(f"cannot purge queue {self.queue!r} on broker {self.broker}: {type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
         """Delete the results read since the last batch; release the result listener and connections.

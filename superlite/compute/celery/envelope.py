@@ -5,8 +5,8 @@ failure: Celery would otherwise try to rebuild the exception class on the caller
 whatever module the worker named). The caller turns the description back into an exception:
 
 * an error of superlite's own (``superlite.errors.*``, e.g. ``NotFoundError`` for an unknown
-  uuid) is raised again as the same class, chained to a :class:`RemoteError` that carries the
-  worker's traceback;
+  uuid) is raised again as the same class with the same fields (``class_path``, ``scheme``,
+  ``available``...), chained to a :class:`RemoteError` that carries the worker's traceback;
 * anything the model raised becomes a :class:`~superlite.errors.RemoteError` with the original
   type, message and traceback text.
 """
@@ -20,6 +20,7 @@ from typing import Any
 
 from superlite import errors
 from superlite.errors import RemoteError, SuperliteError
+from superlite.serialization.wire import CODEC
 
 OK = "ok"
 ERROR = "error"
@@ -33,12 +34,14 @@ def success(value: Any) -> dict[str, Any]:
 def failure(exc: BaseException) -> dict[str, Any]:
     """The envelope of an exception raised while resolving the model or running it."""
     cls = type(exc)
+    own = cls.__module__ == errors.__name__ and issubclass(cls, SuperliteError)
     return {
         ERROR: {
             "type": cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}",
             "message": str(exc),
             "traceback": "".join(traceback.format_exception(exc)),
-            "superlite": cls.__module__ == errors.__name__ and issubclass(cls, SuperliteError),
+            "superlite": own,
+            "fields": _fields(exc) if own else {},
             "worker": f"{socket.gethostname()} pid {os.getpid()}",
         }
     }
@@ -51,15 +54,34 @@ def unwrap(envelope: Any) -> Any:
     raise _exception(envelope[ERROR])
 
 
+def _fields(exc: BaseException) -> dict[str, Any]:
+    """The attributes a superlite error carries besides its message, in their JSON view."""
+    fields = {name: value for name, value in vars(exc).items() if not name.startswith("_")}
+    if isinstance(exc, ImportError):
+        fields["name"] = exc.name
+    return {name: CODEC.to_plain_json(value) for name, value in fields.items()}
+
+
+def _rebuilt(cls: type[SuperliteError], message: str, fields: dict[str, Any]) -> SuperliteError:
+    """An instance of ``cls`` with ``message`` and ``fields``, whatever its constructor's signature."""
+    if not fields:
+        try:
+            return cls(message)
+        except TypeError:
+            pass
+    local = cls.__new__(cls)
+    local.args = (message,)
+    for name, value in fields.items():
+        setattr(local, name, value)
+    return local
+
+
 def _exception(error: dict[str, Any]) -> Exception:
     remote = RemoteError(error["type"], error["message"], f"(on {error['worker']})\n{error['traceback']}")
     if error.get("superlite"):
         cls = getattr(errors, error["type"].rpartition(".")[2], None)
         if isinstance(cls, type) and issubclass(cls, SuperliteError) and cls is not RemoteError:
-            try:
-                local = cls(f"{error['message']} (on worker {error['worker']})")
-            except TypeError:
-                return remote
+            local = _rebuilt(cls, f"{error['message']} (on worker {error['worker']})", error.get("fields") or {})
             local.__cause__ = remote
             return local
     return remote

@@ -8,9 +8,11 @@ pins a uuid, so the version that answers is exactly the one the caller asked for
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +23,7 @@ from superlite.compute.celery.envelope import failure, success
 from superlite.compute.celery.protocol import task_from_message
 from superlite.config import CacheOptions, Settings
 from superlite.datalayer import Datalayer, open_datalayer
+from superlite.errors import SerializationError, StoredClassImportError
 from superlite.serialization.wire import CODEC, PreEncoded
 
 logger = logging.getLogger("superlite.worker")
@@ -58,26 +61,61 @@ class WorkerState:
             self._pid = None
 
     def run(
-        self, reference: str, method: str, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any] | None
+        self,
+        reference: str,
+        method: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        options: dict[str, Any] | None,
+        task_id: str | None = None,
     ) -> dict[str, Any]:
-        """Run one task and return its envelope (the result, or what went wrong)."""
+        """Run one task and return its envelope (the result, or what went wrong).
+
+        Logs the task id, reference, time taken and result size at INFO, the result at DEBUG.
+        """
+        started = time.perf_counter()
         try:
             task = task_from_message(reference, method, args, kwargs, options)
             result = self.datalayer().executor.execute(task)
-            return success(PreEncoded(CODEC.to_json_value(result)))
+            tree = CODEC.to_json_value(result)
         except Exception as exc:
-            logger.warning("%s of %s failed: %s: %s", method, reference, type(exc).__name__, exc)
+            exc = with_import_hint(exc)
+            logger.warning("task %s: %s of %s failed: %s: %s", task_id, method, reference, type(exc).__name__, exc)
             return failure(exc)
+        if logger.isEnabledFor(logging.INFO):
+            size = len(json.dumps(tree, separators=(",", ":")))
+            elapsed = (time.perf_counter() - started) * 1000
+            logger.info("task %s: %s of %s done in %.1f ms, result %d bytes", task_id, method, reference, elapsed, size)
+        logger.debug("task %s result: %r", task_id, result)
+        return success(PreEncoded(tree))
+
+
+def with_import_hint(exc: Exception) -> Exception:
+    """``exc`` with where this worker imports code from, if stored code failed to import here."""
+    hint = (
+        f"This worker imports model code from {os.getcwd()} (the directory it was started in) and from "
+        f"each --path DIR it was given: start it in the project directory, or pass --path DIR."
+    )
+    if isinstance(exc, StoredClassImportError):
+        hinted: Exception = StoredClassImportError(exc.class_path, exc.name or "", exc.reason, hint=hint)
+    elif isinstance(exc, SerializationError) and isinstance(exc.__cause__, ImportError):
+        hinted = SerializationError(f"{exc} {hint}")
+    else:
+        return exc
+    hinted.__cause__ = exc.__cause__
+    hinted.__traceback__ = exc.__traceback__
+    return hinted
 
 
 def register_task(app: Celery, state: WorkerState) -> Any:
     """Register ``superlite.execute`` on ``app``, running on ``state``'s Datalayer."""
 
-    @app.task(name=TASK_NAME, shared=False)
+    @app.task(name=TASK_NAME, shared=False, bind=True)
     def execute(
+        self: Any,
         reference: str, method: str, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Run ``method(*args, **kwargs)`` of the model ``reference`` pins; return its envelope."""
-        return state.run(reference, method, args, kwargs, options)
+        return state.run(reference, method, args, kwargs, options, task_id=self.request.id)
 
     return execute

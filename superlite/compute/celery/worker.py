@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,15 +49,19 @@ def run_worker(
     cache_items: int | None = CacheOptions.cache_items,
     loglevel: str = "INFO",
     pool: str = "prefork",
+    paths: Sequence[str] = (),
 ) -> int:
     """Serve the models of ``settings.uri`` to tasks from ``settings.broker`` until stopped.
 
     ``queues`` defaults to the settings' queue; ``cache_mb``/``cache_items`` bound each process's
-    model cache (None: unbounded). Checks that the database and the broker answer before it
-    starts, and returns the worker's exit code.
+    model cache (None: unbounded). ``paths`` and then the working directory go first on
+    ``sys.path``, so model code of the project the worker runs in imports. Checks that the
+    database and the broker answer before it starts, and returns the worker's exit code.
     """
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
+    imports = [*paths, os.getcwd()]
+    add_import_paths(imports)
     queues = list(queues) or [queue_name(settings)]
     state = WorkerState(settings, cache_mb=cache_mb, cache_items=cache_items)
     state.datalayer()
@@ -79,8 +84,21 @@ def run_worker(
         without_heartbeat=True,
     )
     logger.info("%s", startup_line(settings, queues, worker.concurrency, pool, cache_mb, cache_items))
+    logger.info("superlite worker: model code imports from %s first", ", ".join(imports))
+    if loglevel != "DEBUG":
+        # Celery logs every task's return value at INFO; superlite logs ids, timings and sizes
+        # there instead (superlite.compute.celery.tasks), and results only at DEBUG.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
     worker.start()
     return int(worker.exitcode or 0)
+
+
+def add_import_paths(directories: Sequence[str]) -> None:
+    """Put ``directories`` first on ``sys.path``, in order, each once."""
+    for directory in reversed([os.path.abspath(d) for d in directories]):
+        if directory in sys.path:
+            sys.path.remove(directory)
+        sys.path.insert(0, directory)
 
 
 def startup_line(

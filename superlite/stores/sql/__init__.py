@@ -16,31 +16,35 @@ from superlite.stores.sql.engine import (
     reporting,
 )
 from superlite.stores.sql.metadata import SQLMetadataStore
-from superlite.stores.sql.schema import ensure_schema
+from superlite.stores.sql.migrate import open_schema
 
 __all__ = ["SQLArtifactStore", "SQLMetadataStore", "open_sql_stores"]
 
 
 def open_sql_stores(settings: Settings) -> StoreBundle:
-    """Connect to ``settings.uri``, create superlite's tables if missing, and return both stores.
+    """Connect to ``settings.uri``, bring its schema up to date, and return both stores.
 
-    ``settings.store`` gives ``connect_timeout`` (seconds to wait for the server) and
-    ``busy_timeout`` (seconds a SQLite writer waits for another). The
+    ``settings.store`` gives ``connect_timeout`` (seconds to wait for the server),
+    ``busy_timeout`` (seconds a SQLite writer waits for another), ``auto_upgrade`` (run
+    pending migrations now; without it a database that is behind opens as it is, and its
+    ``metadata.schema_status()`` lists what is pending) and ``create`` (False: raise
+    :class:`~superlite.errors.NoDatabaseError` rather than create a missing database). The
     bundle's ``extra["engine"]`` is the SQLAlchemy engine both stores share; it is disposed
     when both stores are closed.
 
     Raises :class:`~superlite.errors.StoreUnavailableError` (with the password masked) when the
     database cannot be reached, and :class:`~superlite.errors.SchemaVersionError` when a newer
-    superlite wrote it.
+    superlite wrote it (see :mod:`superlite.stores.sql.migrate`).
     """
     engine = create_store_engine(
         settings.uri,
         connect_timeout=settings.store.connect_timeout,
         busy_timeout=settings.store.busy_timeout,
+        create=settings.store.create,
     )
     try:
         with reporting(engine):
-            ensure_schema(engine)
+            open_schema(engine, auto_upgrade=settings.store.auto_upgrade, create=settings.store.create)
     except BaseException:
         engine.dispose()
         raise

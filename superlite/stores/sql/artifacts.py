@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import BinaryIO
 
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from superlite.stores.sql.chunks import (
     chunk_io_for,
     rechunk,
 )
-from superlite.stores.sql.engine import is_retryable, masked, reporting, writer
+from superlite.stores.sql.engine import is_retryable, masked, reporting, retrying, writer
 from superlite.stores.sql.schema import artifact_chunks, artifacts, utcnow
 
 
@@ -25,7 +26,10 @@ class SQLArtifactStore(ArtifactStore):
     """An :class:`~superlite.stores.base.ArtifactStore` in the ``superlite_artifact*`` tables.
 
     ``put`` writes the chunk rows and then the ``superlite_artifacts`` row in one transaction, so
-    an artifact is either absent or complete. ``open`` streams one chunk row at a time.
+    an artifact is either absent or complete. ``open`` streams one chunk row at a time. The
+    row's ``created_at`` is the time the artifact was last put or touched: :meth:`touch` renews
+    it and :meth:`delete` with ``unused_since`` deletes the row only while it is older, in one
+    statement, so the two cannot interleave.
     """
 
     def __init__(
@@ -39,7 +43,7 @@ class SQLArtifactStore(ArtifactStore):
     def put(self, sha256: str, chunks: Iterable[bytes], size: int) -> None:
         """Store ``chunks`` under ``sha256`` all-or-nothing; a no-op when it is stored already."""
         with reporting(self._engine):
-            if self.exists(sha256):
+            if self.touch(sha256):
                 return
             try:
                 self._put(sha256, chunks, size)
@@ -81,11 +85,34 @@ class SQLArtifactStore(ArtifactStore):
         with reporting(self._engine), self._engine.connect() as connection:
             return connection.scalar(sa.select(artifacts.c.size).where(artifacts.c.sha256 == sha256)) is not None
 
-    def delete(self, sha256: str) -> None:
-        """Remove ``sha256`` and its chunks in one transaction; absent is not an error."""
-        with reporting(self._engine), self._writer.begin() as connection:
-            connection.execute(artifacts.delete().where(artifacts.c.sha256 == sha256))
-            connection.execute(artifact_chunks.delete().where(artifact_chunks.c.sha256 == sha256))
+    def touch(self, sha256: str) -> bool:
+        """Set the artifact's last-use time to now; False when it is not stored."""
+
+        def _touch() -> bool:
+            with self._writer.begin() as connection:
+                result = connection.execute(
+                    artifacts.update().where(artifacts.c.sha256 == sha256).values(created_at=utcnow())
+                )
+                return bool(result.rowcount)
+
+        with reporting(self._engine):
+            return retrying(_touch)
+
+    def delete(self, sha256: str, unused_since: datetime | None = None) -> bool:
+        """Remove ``sha256`` and its chunks in one transaction (only if unused since ``unused_since``)."""
+
+        def _delete() -> bool:
+            with self._writer.begin() as connection:
+                condition = artifacts.c.sha256 == sha256
+                if unused_since is not None:
+                    condition = condition & (artifacts.c.created_at < unused_since)
+                deleted = bool(connection.execute(artifacts.delete().where(condition)).rowcount)
+                if deleted or unused_since is None:
+                    connection.execute(artifact_chunks.delete().where(artifact_chunks.c.sha256 == sha256))
+                return deleted
+
+        with reporting(self._engine):
+            return retrying(_delete)
 
     def list(self) -> set[str]:
         """The SHA-256 of every complete artifact."""

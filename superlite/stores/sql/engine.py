@@ -19,7 +19,7 @@ from sqlalchemy.pool import StaticPool
 
 from superlite.common.retry import retry
 from superlite.common.uris import mask_uri
-from superlite.errors import ConfigurationError, StoreUnavailableError
+from superlite.errors import ConfigurationError, NoDatabaseError, StoreUnavailableError
 
 #: Seconds a connection attempt may take before the store reports the database unreachable.
 CONNECT_TIMEOUT = 5.0
@@ -65,13 +65,17 @@ def masked(url: URL) -> str:
 
 
 def create_store_engine(
-    uri: str, *, connect_timeout: float = CONNECT_TIMEOUT, busy_timeout: float = BUSY_TIMEOUT
+    uri: str, *, connect_timeout: float = CONNECT_TIMEOUT, busy_timeout: float = BUSY_TIMEOUT, create: bool = True
 ) -> Engine:
-    """An engine for ``uri`` configured for superlite's stores (drivers, timeouts, SQLite locking)."""
+    """An engine for ``uri`` configured for superlite's stores (drivers, timeouts, SQLite locking).
+
+    ``create=False``: a SQLite file that does not exist raises :class:`NoDatabaseError`
+    instead of being created (with its directories).
+    """
     url = normalize_url(uri)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url, busy_timeout)
+        return _sqlite_engine(url, busy_timeout, create)
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = max(1, round(connect_timeout))
@@ -84,7 +88,7 @@ def create_store_engine(
         raise ConfigurationError(f"cannot open {masked(url)}: {exc}") from exc
 
 
-def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
+def _sqlite_engine(url: URL, busy_timeout: float, create: bool) -> Engine:
     database = url.database or ""
     in_memory = database in ("", ":memory:") or "mode=memory" in database
     if in_memory:
@@ -93,6 +97,8 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
     else:
         if not database.startswith("file:"):
             path = Path(database).expanduser()
+            if not create and not path.is_file():
+                raise NoDatabaseError(masked(url), f"the file {path} does not exist")
             path.parent.mkdir(parents=True, exist_ok=True)
             url = url.set(database=str(path))
         engine = sa.create_engine(url)

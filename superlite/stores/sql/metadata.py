@@ -1,4 +1,11 @@
-"""Component records in SQL tables: one row per version, plus its artifact references and dependencies."""
+"""Component records in SQL tables: one row per version, plus its artifact references and dependencies.
+
+Every insert and delete also writes its :class:`~superlite.stores.base.ChangeEvent` to
+``superlite_changes`` in the same transaction. Change ids come from the one row of
+``superlite_change_counter``, locked by the writer until it commits: autoincrement ids could
+commit out of order on PostgreSQL and MariaDB, a locked counter cannot (it serializes the writers
+of changes, which are rare). PostgreSQL is also told ``NOTIFY superlite_changes, '<id>'``.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +17,24 @@ from sqlalchemy.engine import Connection, Engine
 
 from superlite.common.json_values import json_value
 from superlite.errors import SuperliteError, VersionConflictError
-from superlite.stores.base import ArtifactRef, ComponentRecord, MetadataStore
+from superlite.stores.base import ArtifactRef, ChangeEvent, ComponentRecord, MetadataStore, SchemaStatus
+from superlite.stores.sql import migrate
+from superlite.stores.sql.aliases import SQLAliases
+from superlite.stores.sql.changes import write_events
 from superlite.stores.sql.engine import reporting, retrying, writer
 from superlite.stores.sql.schema import (
+    change_counter,
+    changes,
     component_artifacts,
     components,
     dependencies,
     utcnow,
 )
 
+#: The PostgreSQL channel told the id of every change.
 
-class SQLMetadataStore(MetadataStore):
+
+class SQLMetadataStore(SQLAliases, MetadataStore):
     """A :class:`~superlite.stores.base.MetadataStore` on any database SQLAlchemy speaks.
 
     ``(type_id, identifier, version)`` is a unique constraint, so two processes that pick the
@@ -82,6 +96,7 @@ class SQLMetadataStore(MetadataStore):
                         for position, uuid in enumerate(dict.fromkeys(record.dependencies))
                     ],
                 )
+            write_events(connection, [_event("apply", record)])
 
     def _conflict(self, record: ComponentRecord, exc: sa.exc.IntegrityError) -> SuperliteError:
         # Every backend words constraint violations its own way; ask the data what collided.
@@ -159,9 +174,17 @@ class SQLMetadataStore(MetadataStore):
 
         def _delete() -> None:
             with self._writer.begin() as connection:
+                # Locked, so that of two concurrent deletes of one record only one reports it.
+                present = connection.execute(
+                    sa.select(components.c.uuid, components.c.type_id, components.c.identifier, components.c.version)
+                    .where(components.c.uuid.in_(doomed))
+                    .order_by(components.c.type_id, components.c.identifier, components.c.version)
+                    .with_for_update()
+                ).all()
                 connection.execute(component_artifacts.delete().where(component_artifacts.c.component_uuid.in_(doomed)))
                 connection.execute(dependencies.delete().where(dependencies.c.component_uuid.in_(doomed)))
                 connection.execute(components.delete().where(components.c.uuid.in_(doomed)))
+                write_events(connection, [_event("remove", row) for row in present])
 
         with reporting(self._engine):
             retrying(_delete)
@@ -178,6 +201,26 @@ class SQLMetadataStore(MetadataStore):
         """The SHA-256 of every artifact some record refers to."""
         return set(self._scalars(sa.select(component_artifacts.c.sha256).distinct()))
 
+    def changes(self, since: int = 0, limit: int = 1000) -> list[ChangeEvent]:
+        """The changes with an id above ``since``, oldest first, at most ``limit``."""
+        query = sa.select(changes).where(changes.c.id > since).order_by(changes.c.id).limit(limit)
+        with reporting(self._engine), self._engine.connect() as connection:
+            return [ChangeEvent(**row) for row in connection.execute(query).mappings()]
+
+    def last_change_id(self) -> int:
+        """The id of the latest committed change (0 when there is none)."""
+        query = sa.select(change_counter.c.last_id).where(change_counter.c.id == 1)
+        with reporting(self._engine), self._engine.connect() as connection:
+            return int(connection.scalar(query) or 0)
+
+    def schema_status(self) -> SchemaStatus:
+        """The database's Alembic revision, this release's head, and the revisions in between."""
+        return migrate.schema_status(self._engine)
+
+    def upgrade(self) -> SchemaStatus:
+        """Run the pending revisions (under the schema lock) and return the new status."""
+        return migrate.upgrade(self._engine)
+
     def close(self) -> None:
         """Give up this store's use of the engine; the last store of a bundle to close disposes it."""
         self._release()
@@ -185,6 +228,19 @@ class SQLMetadataStore(MetadataStore):
 
 def _describe(record: ComponentRecord) -> str:
     return f"{record.type_id} {record.identifier!r} version {record.version}"
+
+
+def _event(kind: str, record: ComponentRecord | sa.Row[Any]) -> dict[str, Any]:
+    payload = {"content_hash": record.content_hash} if isinstance(record, ComponentRecord) else {}
+    return {
+        "kind": kind,
+        "type_id": record.type_id,
+        "identifier": record.identifier,
+        "uuid": record.uuid,
+        "version": record.version,
+        "payload": payload,
+        "created_at": utcnow(),
+    }
 
 
 def _load(connection: Connection, query: sa.Select[tuple[object, ...]]) -> list[ComponentRecord]:

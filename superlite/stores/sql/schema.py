@@ -1,33 +1,24 @@
-"""The tables superlite keeps in a SQL database, and creating them on first connect.
+"""The tables superlite keeps in a SQL database, as this release reads and writes them.
 
 Every table name starts with ``superlite_`` so the tables can live beside an application's own.
-``superlite_meta`` records the schema version; a database written by a newer superlite (a higher
-version than :data:`~superlite.stores.base.SCHEMA_VERSION`) is refused rather than misread.
+The tables are created and changed only by the Alembic revisions in ``migrations/versions``
+(see :mod:`superlite.stores.sql.migrate`); this module describes the newest schema, and a test
+checks that the revisions build exactly it. ``superlite_meta`` keeps the pre-Alembic schema
+version number, so that releases before Alembic refuse a database they would misread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import Connection, Dialect, Engine
-
-from superlite.errors import SchemaVersionError
-from superlite.stores.base import SCHEMA_VERSION
-from superlite.stores.sql.engine import masked, writer
-
-#: Key of the row in ``superlite_meta`` that holds the schema version.
-VERSION_KEY = "schema_version"
+from sqlalchemy.engine import Dialect
 
 # Identifiers are case- and accent-sensitive everywhere; MySQL's default collation is neither.
 _NAME_LENGTH = 255
 _BINARY_COLLATION = "utf8mb4_bin"
-_PG_SCHEMA_LOCK = 0x5375706572  # an arbitrary advisory-lock key: "Super"
-_MYSQL_SCHEMA_LOCK = "superlite_schema."  # + the database name: GET_LOCK is server-wide
 
 
 def _name(length: int = _NAME_LENGTH) -> sa.types.TypeEngine[str]:
@@ -101,6 +92,38 @@ dependencies = sa.Table(
     sa.Index("ix_superlite_dependencies_depends_on", "depends_on"),
 )
 
+aliases = sa.Table(
+    "superlite_aliases",
+    metadata,
+    sa.Column("type_id", _name(), primary_key=True),
+    sa.Column("identifier", _name(), primary_key=True),
+    sa.Column("alias", _name(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("uuid", _name(64), nullable=False),
+    sa.Column("canary_version", sa.Integer, nullable=True),
+    sa.Column("canary_uuid", _name(64), nullable=True),
+    sa.Column("canary_percent", sa.Integer, nullable=False),
+    sa.Column("previous_version", sa.Integer, nullable=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+alias_history = sa.Table(
+    "superlite_alias_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("type_id", _name(), nullable=False),
+    sa.Column("identifier", _name(), nullable=False),
+    sa.Column("alias", _name(64), nullable=False),
+    sa.Column("action", _name(32), nullable=False),
+    sa.Column("before", sa.JSON, nullable=True),
+    sa.Column("after", sa.JSON, nullable=True),
+    sa.Column("who", sa.Text, nullable=False),
+    sa.Column("why", sa.Text, nullable=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_superlite_alias_history_name", "type_id", "identifier", "alias"),
+)
+
 artifacts = sa.Table(
     "superlite_artifacts",
     metadata,
@@ -117,69 +140,28 @@ artifact_chunks = sa.Table(
     sa.Column("data", sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"), nullable=False),
 )
 
-# Artifacts are mostly incompressible (weights, pickles): skip PostgreSQL's attempt to compress
-# each value and store it out of line as it is.
-sa.event.listen(
-    artifact_chunks,
-    "after_create",
-    sa.DDL("ALTER TABLE %(fullname)s ALTER COLUMN data SET STORAGE EXTERNAL").execute_if(dialect="postgresql"),
+changes = sa.Table(
+    "superlite_changes",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("kind", _name(32), nullable=False),
+    sa.Column("type_id", _name(), nullable=False),
+    sa.Column("identifier", _name(), nullable=False),
+    sa.Column("uuid", _name(64), nullable=True),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row (id 1): the last change id handed out. Writers lock it, so ids follow commit order.
+change_counter = sa.Table(
+    "superlite_change_counter",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("last_id", sa.BigInteger, nullable=False),
 )
 
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
-
-
-def ensure_schema(engine: Engine) -> None:
-    """Create missing tables and record the schema version; refuse a newer schema.
-
-    Safe when several processes open a new database at once: the creation runs under a
-    database-wide lock (an advisory lock, ``GET_LOCK`` or SQLite's write lock).
-    """
-    with engine.connect() as connection:
-        if _recorded_version(connection) == SCHEMA_VERSION:
-            return
-    with writer(engine).connect() as connection:
-        with _schema_lock(connection):
-            _check_version(connection, engine)
-            metadata.create_all(connection)
-            if _recorded_version(connection) is None:
-                connection.execute(meta.insert().values(key=VERSION_KEY, value=str(SCHEMA_VERSION)))
-            connection.commit()
-
-
-def _recorded_version(connection: Connection) -> int | None:
-    if not sa.inspect(connection).has_table(meta.name):
-        return None
-    value = connection.scalar(sa.select(meta.c.value).where(meta.c.key == VERSION_KEY))
-    return int(value) if value is not None else None
-
-
-def _check_version(connection: Connection, engine: Engine) -> None:
-    version = _recorded_version(connection)
-    if version is not None and version > SCHEMA_VERSION:
-        raise SchemaVersionError(
-            f"the database {masked(engine.url)} holds superlite schema version {version}, but this "
-            f"release of superlite reads schema version {SCHEMA_VERSION} at most. It was written "
-            f"by a newer superlite: upgrade superlite (pip install -U superlite) to open it."
-        )
-
-
-@contextmanager
-def _schema_lock(connection: Connection) -> Iterator[None]:
-    """Hold a database-wide lock for the block, so one process at a time creates the tables.
-
-    On SQLite the connection (from :func:`writer`) began with ``BEGIN IMMEDIATE``, which is
-    that lock already.
-    """
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
-    elif dialect in ("mysql", "mariadb"):
-        connection.execute(sa.text("SELECT GET_LOCK(CONCAT(:name, DATABASE()), 60)"), {"name": _MYSQL_SCHEMA_LOCK})
-    try:
-        yield
-    finally:
-        if dialect in ("mysql", "mariadb"):
-            connection.execute(sa.text("SELECT RELEASE_LOCK(CONCAT(:name, DATABASE()))"), {"name": _MYSQL_SCHEMA_LOCK})
