@@ -5,9 +5,9 @@ There is no module-level mutable configuration. :func:`superlite.connect` builds
 :class:`~superlite.datalayer.Datalayer` owns it from then on.
 
 Options are grouped by the part they tune: :class:`StoreOptions` (SQL and MongoDB stores),
-:class:`CacheOptions` (the model cache of the executor) and :class:`CeleryOptions` (remote
-compute). ``connect`` takes them flat (``connect(uri, queue="gpu", cache_mb=512)``): every option
-name belongs to exactly one group. An unknown name or a value of the wrong type is a
+:class:`CacheOptions` (the model cache of the executor), :class:`CeleryOptions` (remote
+compute) and :class:`SwapOptions` (hot swaps). ``connect`` takes them flat
+(``connect(uri, queue="gpu", cache_mb=512)``): every option name belongs to exactly one group. An unknown name or a value of the wrong type is a
 :class:`~superlite.errors.ConfigurationError` naming the option and what was expected.
 """
 
@@ -30,6 +30,7 @@ __all__ = [
     "CacheOptions",
     "CeleryOptions",
     "Settings",
+    "SwapOptions",
     "StoreOptions",
     "default_uri",
     "mask_uri",
@@ -99,7 +100,25 @@ class CeleryOptions:
     visibility_timeout: float = 120.0
 
 
-_GROUPS: dict[str, type] = {"store": StoreOptions, "cache": CacheOptions, "celery": CeleryOptions}
+@dataclass(frozen=True)
+class SwapOptions:
+    """Two-phase alias moves on following workers (see ``docs/lifecycle.md``).
+
+    ``swap_timeout``: seconds a move waits for live following workers to load and warm its new
+    target before it goes ahead without the ones still loading. ``swap_poll``: seconds between
+    two looks at their readiness. ``alias_refresh``: seconds an alias-following proxy of this
+    Datalayer may reuse the alias state it read (None: read it at every call, so a move is seen
+    at the next call; with a value, within that many seconds, for one read per interval).
+    """
+
+    swap_timeout: float = 60.0
+    swap_poll: float = 0.05
+    alias_refresh: float | None = None
+
+
+_GROUPS: dict[str, type] = {
+    "store": StoreOptions, "cache": CacheOptions, "celery": CeleryOptions, "swap": SwapOptions,
+}
 
 
 def _group_of_option() -> dict[str, str]:
@@ -121,6 +140,7 @@ class Settings:
     store: StoreOptions = field(default_factory=StoreOptions)
     cache: CacheOptions = field(default_factory=CacheOptions)
     celery: CeleryOptions = field(default_factory=CeleryOptions)
+    swap: SwapOptions = field(default_factory=SwapOptions)
 
     @classmethod
     def resolve(
@@ -165,7 +185,8 @@ class Settings:
     def __repr__(self) -> str:
         return (
             f"Settings(uri={mask_uri(self.uri)!r}, artifacts={mask_uri(self.artifacts)!r}, "
-            f"broker={mask_uri(self.broker)!r}, store={self.store}, cache={self.cache}, celery={self.celery})"
+            f"broker={mask_uri(self.broker)!r}, store={self.store}, cache={self.cache}, celery={self.celery}, "
+            f"swap={self.swap})"
         )
 
 

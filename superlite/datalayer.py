@@ -14,10 +14,11 @@ import asyncio
 import difflib
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from superlite.common.arguments import check_positive_int
+from superlite.common.arguments import check_positive_int, check_version
 from superlite.common.uris import mask_uri
 from superlite.components.component import Component, component_types
 from superlite.components.reference import Resolved, Selector, parse_reference, split_name
@@ -29,6 +30,7 @@ from superlite.config import Settings
 from superlite.errors import ComponentError, ConfigurationError, DependencyError, NotFoundError, SchemaVersionError
 from superlite.registry import Lifecycle, Registry, Resolver
 from superlite.registry.deployment import Deployer, check_spec, read_spec
+from superlite.registry.follow import heartbeat_age, is_alive, stale_after
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
 from superlite.stores.registry import open_artifact_store, open_database
 
@@ -43,7 +45,7 @@ class Datalayer:
         self.settings = settings
         self.registry = registry
         self.lifecycle = Lifecycle(registry)
-        self.resolver = Resolver(registry, self.lifecycle)
+        self.resolver = Resolver(registry, self.lifecycle, settings.swap.alias_refresh)
         self.deployer = Deployer(registry, self.lifecycle)
         self.executor = Executor(self._load_model, settings.cache)
         self.compute_backend: Compute = open_compute(settings, self.executor, wrappers)
@@ -153,7 +155,7 @@ class Datalayer:
         drops its outputs, unless ``keep_outputs`` (refused while another listener reads those
         outputs, unless ``force``).
         """
-        versions = set(self.registry.show(type_id, identifier)) if version is None else {version}
+        versions = set(self.registry.show(type_id, identifier)) if version is None else {check_version(version)}
         aliased = self.lifecycle.pointing_at(type_id, identifier, versions)
         if aliased and not force:
             names = ", ".join(f"{state.alias!r} (version {state.version})" for state in aliased)
@@ -168,6 +170,7 @@ class Datalayer:
                 self.lifecycle.remove(type_id, identifier, state.alias, why="its version was removed (force=True)")
             else:
                 self.lifecycle.rollback(type_id, identifier, state.alias, why="its canary version was removed (force=True)")
+        self.resolver.forget()
         for record in removed:
             self.executor.discard(record.uuid)
         if listener is not None and not self.registry.metadata.versions(type_id, identifier):
@@ -188,9 +191,15 @@ class Datalayer:
         """Create ``alias`` or move it to ``version`` (a running canary ends); return its state.
 
         Proxies loaded with ``alias=`` (or ``"name@alias"``) follow the move from their next call.
-        Every change is recorded in :meth:`alias_history`, with who made it and ``why``.
+        Every change is recorded in :meth:`alias_history`, with who made it and ``why``. When
+        live workers follow the alias, the move is two-phase: it returns once they have loaded
+        and warmed ``version`` (at most ``swap_timeout`` seconds), and raises
+        :class:`~superlite.errors.SwapError`, leaving the alias where it was, if one of them
+        could not (the same holds for :meth:`start_canary` and :meth:`rollback`).
         """
-        return self.lifecycle.set(type_id, identifier, alias, version, why).to_dict()
+        state = self.lifecycle.set(type_id, identifier, alias, version, why).to_dict()
+        self.resolver.forget(type_id, identifier, alias)
+        return state
 
     def aliases(self, type_id: str, identifier: str) -> dict[str, dict[str, object]]:
         """``{alias: state}`` of one identifier: target version and uuid, canary, previous version."""
@@ -199,6 +208,7 @@ class Datalayer:
     def remove_alias(self, type_id: str, identifier: str, alias: str, *, why: str | None = None) -> None:
         """Delete ``alias`` (proxies following it fail with NotFoundError from their next call)."""
         self.lifecycle.remove(type_id, identifier, alias, why)
+        self.resolver.forget(type_id, identifier, alias)
 
     def alias_history(
         self, type_id: str, identifier: str, alias: str | None = None, *, limit: int = 100
@@ -214,15 +224,21 @@ class Datalayer:
         A request's routing ``key`` (``predict(x, key=user_id)``) keeps it on one side while the
         split holds; requests without a key are split at random.
         """
-        return self.lifecycle.start_canary(type_id, identifier, alias, version, percent, why).to_dict()
+        state = self.lifecycle.start_canary(type_id, identifier, alias, version, percent, why).to_dict()
+        self.resolver.forget(type_id, identifier, alias)
+        return state
 
     def promote(self, type_id: str, identifier: str, alias: str, *, why: str | None = None) -> dict[str, object]:
         """Move the alias to its canary version: all traffic goes there and the canary ends."""
-        return self.lifecycle.promote(type_id, identifier, alias, why).to_dict()
+        state = self.lifecycle.promote(type_id, identifier, alias, why).to_dict()
+        self.resolver.forget(type_id, identifier, alias)
+        return state
 
     def rollback(self, type_id: str, identifier: str, alias: str, *, why: str | None = None) -> dict[str, object]:
         """End the alias's canary if one runs; otherwise move it back to its previous version."""
-        return self.lifecycle.rollback(type_id, identifier, alias, why).to_dict()
+        state = self.lifecycle.rollback(type_id, identifier, alias, why).to_dict()
+        self.resolver.forget(type_id, identifier, alias)
+        return state
 
     def deploy(self, spec: str | Path | Mapping[str, Any], *, check: bool = False, why: str | None = None) -> dict[str, Any]:
         """Bring aliases and canaries to what a deployment file (a path, or its parsed content) declares.
@@ -237,12 +253,38 @@ class Datalayer:
             moves = self.deployer.plan(checked)
             return {"deployment": checked["name"], "version": None, "moves": [m.to_dict() for m in moves]}
         deployment, moves = self.deployer.apply(checked, why)
+        self.resolver.forget()
         stored = self.apply(deployment)
         return {"deployment": stored.identifier, "version": stored.version, "moves": [m.to_dict() for m in moves]}
 
     def rollback_deployment(self, name: str, version: int | None = None) -> dict[str, Any]:
         """Apply deployment ``name`` as it was at ``version`` (default: the version before the latest)."""
         return self.deploy(self.deployer.rollback(name, version), why=f"rollback of deployment {name!r}")
+
+    def workers(self, *, include_stale: bool = False) -> list[dict[str, object]]:
+        """The serving processes that report to this database: host, pid, queues, follows, loaded models.
+
+        Each entry also has ``heartbeat_age`` (seconds) and ``alive``: a process is stale once it
+        has missed three heartbeats (at least one second; see ``docs/lifecycle.md``). Stale ones
+        (killed workers) are left out unless ``include_stale``.
+        """
+        now = datetime.now(UTC)
+        views = []
+        for status in self.metadata.workers():
+            alive = is_alive(status, now)
+            if alive or include_stale:
+                views.append(
+                    {
+                        "id": status.id, "host": status.host, "pid": status.pid, "queues": list(status.queues),
+                        "follow": list(status.follow), "policy": status.policy,
+                        "loaded": [dict(m) for m in status.loaded],
+                        "targets": {uuid: dict(t) for uuid, t in status.targets.items()},
+                        "heartbeat_age": round(heartbeat_age(status, now), 3), "alive": alive,
+                        "stale_after": stale_after(status),
+                        "started_at": status.started_at.isoformat() if status.started_at else None,
+                    }
+                )
+        return views
 
     def resolve(self, target: str | Selector, key: str | None = None, *, split: bool = True) -> Resolved:
         """The version a reference string or selector means now, for a request with routing ``key``.

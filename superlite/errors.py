@@ -133,3 +133,15 @@ class RemoteError(SuperliteError):
         if self.remote_traceback:
             text += f"\n\nRemote traceback:\n{self.remote_traceback}"
         return text
+
+
+class SwapError(SuperliteError):
+    """An alias move was refused: a worker following the alias could not load or warm up its new target.
+
+    The alias did not move (the old version keeps serving) and the refusal is recorded in the
+    alias's history. ``failures`` maps each worker id (``host:pid``) to its reason.
+    """
+
+    def __init__(self, message: str, failures: dict[str, str]) -> None:
+        self.failures = dict(failures)
+        super().__init__(message)

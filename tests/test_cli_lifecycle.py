@@ -50,3 +50,34 @@ def test_errors_are_one_line_with_exit_code_1(two_versions: str) -> None:
     assert result.returncode == 2 and "150 is not in the range 1<=x<=99" in result.stderr
     result = run_cli("alias", "set", "inc", "latest", "0", uri=two_versions)
     assert result.returncode == 1 and "'latest' is built in" in result.stderr
+
+
+def test_status_and_a_refused_move_on_the_command_line(two_versions: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from superlite.stores.base import WorkerStatus
+
+    uri = two_versions
+    assert json.loads(run_cli("status", uri=uri).stdout) == []
+    with superlite.connect(uri) as db:
+        db.set_alias("model", "inc", "production", version=0)
+        old = datetime.now(UTC) - timedelta(hours=1)
+        db.metadata.write_worker(WorkerStatus("gone:1", "gone", 1, follow=("model:inc@production",), heartbeat_at=old))
+        # A live follower whose failure on version 1 answered an earlier move, not the next one,
+        # and that never reports again: the next move waits for it until --swap-timeout, then moves.
+        target = db.record("model", "inc", version=1).uuid
+        live = datetime.now(UTC) + timedelta(hours=1)
+        failing = {target: {"state": "failed", "reason": "ValueError: bad weights", "moves": []}}
+        db.metadata.write_worker(WorkerStatus("live:2", "live", 2, follow=("model:inc@production",), targets=failing, heartbeat_at=live))
+    listed = json.loads(run_cli("status", uri=uri).stdout)
+    assert [w["id"] for w in listed] == ["live:2"] and listed[0]["alive"]
+    assert [w["id"] for w in json.loads(run_cli("status", "--all", uri=uri).stdout)] == ["gone:1", "live:2"]
+    moved = run_cli("alias", "set", "inc", "production", "1", "--swap-timeout", "0.3", uri=uri)
+    assert moved.returncode == 0, moved.stderr
+    assert "timed out waiting for live:2" in json.loads(run_cli("alias", "history", "inc", uri=uri).stdout)[0]["why"]
+
+
+@pytest.mark.parametrize("bad", [("--follow", "sentiment"), ("--policy", "newest")])
+def test_worker_refuses_bad_follow_options(bad: tuple[str, ...]) -> None:
+    result = run_cli("worker", "--broker", "redis://127.0.0.1:1/0", *bad)
+    assert result.returncode == 1 and bad[0] in result.stderr

@@ -12,6 +12,10 @@ from superlite.cli.app import CliState, echo_json, main, reports_errors
 
 _TYPE = click.option("--type", "type_id", default="model", show_default=True, help="Component type.")
 _WHY = click.option("--why", help="Why: recorded in the alias's history.")
+_SWAP = click.option(
+    "--swap-timeout", type=click.FloatRange(min=0.001),
+    help="Seconds to wait for workers following the alias to load and warm the new target (default 60).",
+)
 
 
 @main.group()
@@ -25,11 +29,17 @@ def alias() -> None:
 @click.argument("version", type=click.IntRange(min=0))
 @_TYPE
 @_WHY
+@_SWAP
 @click.pass_obj
 @reports_errors
-def set_(state: CliState, identifier: str, name: str, version: int, type_id: str, why: str | None) -> None:
-    """Point alias NAME of IDENTIFIER at VERSION (creating it; a running canary ends)."""
-    with state.datalayer() as db:
+def set_(
+    state: CliState, identifier: str, name: str, version: int, type_id: str, why: str | None, swap_timeout: float | None
+) -> None:
+    """Point alias NAME of IDENTIFIER at VERSION (creating it; a running canary ends).
+
+    Waits for live workers following the alias to load and warm VERSION first (docs/lifecycle.md).
+    """
+    with state.datalayer(swap_timeout=swap_timeout) as db:
         echo_json(db.set_alias(type_id, identifier, name, version=version, why=why))
 
 
@@ -78,11 +88,15 @@ def history(state: CliState, identifier: str, name: str | None, limit: int, type
 @click.option("--percent", type=click.IntRange(1, 99), required=True, help="Share of requests for VERSION.")
 @_TYPE
 @_WHY
+@_SWAP
 @click.pass_obj
 @reports_errors
-def canary(state: CliState, identifier: str, name: str, version: int, percent: int, type_id: str, why: str | None) -> None:
+def canary(
+    state: CliState, identifier: str, name: str, version: int, percent: int, type_id: str, why: str | None,
+    swap_timeout: float | None,
+) -> None:
     """Send PERCENT of alias NAME's requests to VERSION; the rest stay on its target."""
-    with state.datalayer() as db:
+    with state.datalayer(swap_timeout=swap_timeout) as db:
         echo_json(db.start_canary(type_id, identifier, name, version=version, percent=percent, why=why))
 
 
@@ -104,11 +118,12 @@ def promote(state: CliState, identifier: str, name: str, type_id: str, why: str 
 @click.argument("name")
 @_TYPE
 @_WHY
+@_SWAP
 @click.pass_obj
 @reports_errors
-def rollback(state: CliState, identifier: str, name: str, type_id: str, why: str | None) -> None:
+def rollback(state: CliState, identifier: str, name: str, type_id: str, why: str | None, swap_timeout: float | None) -> None:
     """End alias NAME's canary if one runs; otherwise move it back to its previous version."""
-    with state.datalayer() as db:
+    with state.datalayer(swap_timeout=swap_timeout) as db:
         echo_json(db.rollback(type_id, identifier, name, why=why))
 
 
@@ -118,10 +133,12 @@ def rollback(state: CliState, identifier: str, name: str, type_id: str, why: str
 @click.option("--rollback", "rollback_name", metavar="NAME", help="Apply deployment NAME as it was one version ago.")
 @click.option("--to-version", type=click.IntRange(min=0), help="With --rollback: the deployment version to apply.")
 @_WHY
+@_SWAP
 @click.pass_obj
 @reports_errors
 def deploy(
-    state: CliState, file: str | None, check: bool, rollback_name: str | None, to_version: int | None, why: str | None
+    state: CliState, file: str | None, check: bool, rollback_name: str | None, to_version: int | None, why: str | None,
+    swap_timeout: float | None,
 ) -> None:
     """Apply a deployment FILE (JSON or YAML): each model's aliases and canary, as declared.
 
@@ -131,7 +148,7 @@ def deploy(
         raise click.UsageError("give a deployment FILE, or --rollback NAME")
     if to_version is not None and rollback_name is None:
         raise click.UsageError("--to-version goes with --rollback NAME")
-    with state.datalayer() as db:
+    with state.datalayer(swap_timeout=swap_timeout) as db:
         if rollback_name is not None:
             echo_json(db.rollback_deployment(rollback_name, to_version))
         else:

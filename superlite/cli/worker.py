@@ -20,6 +20,11 @@ from superlite.config import ENV_URI
 @click.option("--pool", type=click.Choice(["prefork", "threads"]), default="prefork", show_default=True, help="prefork: one process per slot, isolated; threads: one shared model cache.")
 @click.option("--visibility-timeout", type=click.FloatRange(min=1), help="Redis only: seconds before a task taken by a vanished worker is delivered again (default 120).")
 @click.option("--path", "paths", multiple=True, type=click.Path(exists=True, file_okay=False, resolve_path=True), help="Directory to import model code from, before the working directory (repeatable).")
+@click.option("--follow", "follow", multiple=True, metavar="TYPE:NAME[@ALIAS]", help="Keep these loaded and warm in every process, e.g. model:sentiment@production or model:*@latest (repeatable; NAME may be a glob).")
+@click.option("--policy", default="latest:1", show_default=True, help="Versions kept for --follow entries without an alias: latest:N, all or versions:3,4.")
+@click.option("--heartbeat", type=click.FloatRange(min=0.05), default=2.0, show_default=True, help="Seconds between two status rows written to the database (three missed: presumed dead).")
+@click.option("--poll", type=click.FloatRange(min=0.01), default=0.5, show_default=True, help="Seconds between two looks for new targets and pending alias moves.")
+@click.option("--release-after", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Seconds a version no longer followed stays loaded after its last call.")
 @click.option("--loglevel", default="INFO", show_default=True, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), help="Log level of the worker.")
 @click.pass_obj
 @reports_errors
@@ -34,15 +39,29 @@ def worker(
     pool: str,
     visibility_timeout: float | None,
     paths: tuple[str, ...],
+    follow: tuple[str, ...],
+    policy: str,
+    heartbeat: float,
+    poll: float,
+    release_after: float,
     loglevel: str,
 ) -> None:
     """Start a Celery worker that serves every model stored in the database (runs until stopped).
 
     The worker imports model code (classes, functions stored by reference) from each --path
-    and from the directory it was started in, as "python -m" and "celery worker" do.
+    and from the directory it was started in, as "python -m" and "celery worker" do. Each
+    serving process reports to the database (``superlite status``) and keeps the --follow
+    targets loaded and warm, so alias moves swap them in without a cold start (docs/lifecycle.md).
     """
+    from superlite.compute.celery.tasks import FollowOptions
     from superlite.compute.celery.worker import run_worker
     from superlite.config import Settings
+    from superlite.registry.follow import FollowSpec, VersionPolicy
+
+    options = FollowOptions(
+        specs=tuple(FollowSpec.parse(text) for text in follow), policy=VersionPolicy.parse(policy),
+        poll_interval=poll, heartbeat_interval=heartbeat, release_after=release_after,
+    )
 
     settings = Settings.resolve(worker_uri or state.uri, broker=broker, visibility_timeout=visibility_timeout)
     names = [name.strip() for name in queues.split(",") if name.strip()]
@@ -56,5 +75,6 @@ def worker(
             loglevel=loglevel.upper(),
             pool=pool,
             paths=paths,
+            follow=options,
         )
     )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from superlite.components.component import Component, transient
+from superlite.components.component import Component, Encoded, transient
 
 
 @dataclass
@@ -18,12 +18,19 @@ class Model(Component):
     locally until the model is applied to a Datalayer, and through ``db.compute`` after.
     Subclasses may accept options in ``predict_batches`` (``TorchModel`` takes ``progress``);
     a proxy passes its caller's options through to them.
+
+    ``warmup`` lists example inputs (JSON values) that a worker following the model passes to
+    ``predict`` after loading a version and before reporting it ready; any exception refuses
+    the version (see ``docs/lifecycle.md``). Like TF Serving's warm-up records, they belong to
+    the version: they are stored with it and part of its content hash (so changing them makes a
+    new version), except that a model without any hashes as it did before the field existed.
     """
 
     type_id = "model"
     servable_methods: ClassVar[frozenset[str]] = frozenset({"predict", "predict_batches"})
 
     serve: bool = transient(False, kw_only=True)
+    warmup: list[Any] | None = field(default=None, kw_only=True)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("serve"):
@@ -32,6 +39,18 @@ class Model(Component):
             original = cls(*args, **{**kwargs, "serve": False})
             return RemoteModel.around(original)
         return super().__new__(cls)
+
+    def encode(self) -> Encoded:
+        """As :meth:`Component.encode`; no ``warmup`` parameter is stored when there is none."""
+        encoded = super().encode()
+        if self.warmup is None:
+            encoded.params.pop("warmup", None)
+        return encoded
+
+    def warm_up(self) -> None:
+        """Run ``predict`` on each ``warmup`` input; raises whatever a failing one raises."""
+        for example in self.warmup or ():
+            self.predict(example)
 
     def predict(self, x: Any) -> Any:
         """The prediction for one input."""

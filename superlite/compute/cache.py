@@ -68,7 +68,8 @@ class ModelCache(Generic[T]):
 
     ``loader(key)`` returns ``(value, size_in_bytes)``; while ``max_bytes`` is set, the size kept
     is the larger of that and ``measure(value)`` (``measure=None`` trusts the loader). An entry
-    larger than the whole budget is still returned to the caller, but not kept. ``max_bytes``,
+    larger than the whole budget is still returned to the caller, but not kept. :meth:`pin`\ned
+    entries (what a worker follows) are kept whatever the budget and never evicted. ``max_bytes``,
     ``max_items`` and ``measure`` may be changed at any time; the next admission uses them.
     """
 
@@ -87,6 +88,7 @@ class ModelCache(Generic[T]):
         self._total = 0
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
+        self._pinned: set[str] = set()
         self.loads = 0
         self.evictions = 0
 
@@ -118,13 +120,26 @@ class ModelCache(Generic[T]):
                 self._admit(key, _Entry(value, size))
             return value
 
+    def pin(self, key: str) -> None:
+        """Keep ``key`` cached once loaded: never evicted, admitted even over budget, until :meth:`unpin`."""
+        with self._lock:
+            self._pinned.add(key)
+
+    def unpin(self, key: str) -> None:
+        """Let ``key`` be evicted again like any other entry."""
+        with self._lock:
+            self._pinned.discard(key)
+
     def _admit(self, key: str, entry: _Entry[T]) -> None:
-        if self.max_bytes is not None and entry.size > self.max_bytes:
+        if self.max_bytes is not None and entry.size > self.max_bytes and key not in self._pinned:
             return
         self._entries[key] = entry
         self._total += entry.size
         while self._over_budget():
-            _, evicted = self._entries.popitem(last=False)
+            victim = next((k for k in self._entries if k not in self._pinned), None)
+            if victim is None:
+                return
+            evicted = self._entries.pop(victim)
             self._total -= evicted.size
             self.evictions += 1
 

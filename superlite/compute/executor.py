@@ -12,6 +12,9 @@ the same thread pool (where a full pool would wait for itself for ever).
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -57,6 +60,9 @@ class Executor:
             max_items=options.cache_items,
             measure=partial(measure_size, stop_types=(RemoteModel,)),
         )
+        self._running: Counter[str] = Counter()
+        self._last_done: dict[str, float] = {}
+        self._activity = threading.Lock()
 
     def execute(self, task: Task) -> Any:
         """Run ``task`` here and return what the method returned (its exception propagates).
@@ -78,8 +84,26 @@ class Executor:
             raise ComputeError(
                 f"{task.method!r} is not a servable method of {model.type_id} {model.identifier!r}; servable: {allowed}"
             )
-        with _inside_task():
-            return getattr(model, task.method)(*task.args, **task.kwargs)
+        uuid = task.target.uuid
+        with self._activity:
+            self._running[uuid] += 1
+        try:
+            with _inside_task():
+                return getattr(model, task.method)(*task.args, **task.kwargs)
+        finally:
+            with self._activity:
+                self._running[uuid] -= 1
+                if not self._running[uuid]:
+                    del self._running[uuid]
+                self._last_done[uuid] = time.monotonic()
+
+    def idle_for(self, uuid: str) -> float | None:
+        """Seconds since the last call on ``uuid`` ended: None while one runs, infinity if none ran."""
+        with self._activity:
+            if self._running[uuid]:
+                return None
+            done = self._last_done.get(uuid)
+        return float("inf") if done is None else time.monotonic() - done
 
     @staticmethod
     def _check_identity(model: Component, task: Task) -> None:
@@ -91,8 +115,10 @@ class Executor:
             )
 
     def discard(self, uuid: str) -> None:
-        """Forget the loaded model of ``uuid`` (after a removal)."""
+        """Forget the loaded model of ``uuid`` (after a removal, or once no longer followed)."""
         self.models.discard(uuid)
+        with self._activity:
+            self._last_done.pop(uuid, None)
 
     def close(self) -> None:
         """Drop every loaded model."""

@@ -23,8 +23,9 @@ from datetime import UTC, datetime
 
 from superlite.common.retry import retry
 from superlite.components.reference import ALIAS_PATTERN, LATEST
-from superlite.errors import ConfigurationError, NotFoundError, VersionConflictError
+from superlite.errors import ConfigurationError, NotFoundError, SwapError, VersionConflictError
 from superlite.registry.registry import Registry
+from superlite.registry.swap import SwapCoordinator, new_targets
 from superlite.stores.base import AliasChange, AliasState
 
 #: How many times a move is tried when other processes keep moving the same alias.
@@ -80,6 +81,8 @@ class Lifecycle:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.metadata = registry.metadata
+        options = registry.settings.swap
+        self.swaps = SwapCoordinator(self.metadata, options.swap_timeout, options.swap_poll, who)
 
     def get(self, type_id: str, identifier: str, alias: str) -> AliasState:
         """The state of one alias; :class:`NotFoundError` listing the set ones when absent."""
@@ -189,11 +192,19 @@ class Lifecycle:
                 after = dataclasses.replace(
                     after, revision=(before.revision if before else 0) + 1, updated_at=datetime.now(UTC)
                 )
-            change = AliasChange(
-                type_id, identifier, alias, action,
-                before.to_dict() if before else None, after.to_dict() if after else None, who(), why,
-            )
-            self.metadata.write_alias(change, after, before.revision if before else 0)
+            views = (before.to_dict() if before else None, after.to_dict() if after else None)
+            try:
+                with self.swaps.prepared(type_id, identifier, alias, new_targets(before, after)) as outcome:
+                    note = outcome.note()
+                    reason = why if note is None else (note if why is None else f"{why}; {note}")
+                    change = AliasChange(type_id, identifier, alias, action, *views, who(), reason)
+                    self.metadata.write_alias(change, after, before.revision if before else 0)
+            except SwapError as exc:
+                refused = f"refused: {exc.failures}" if why is None else f"{why}; refused: {exc.failures}"
+                self.metadata.record_alias_change(
+                    AliasChange(type_id, identifier, alias, f"{action}-refused", *views, who(), refused)
+                )
+                raise
             return after
 
         return retry(

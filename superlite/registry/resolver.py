@@ -7,21 +7,31 @@ which carries the target's uuid), which is what lets a proxy follow it. While a 
 the alias, the request's routing key decides which side answers (see
 :func:`~superlite.registry.lifecycle.in_canary`). ``latest`` is built in and always means the
 newest version.
+
+With ``alias_refresh`` (seconds), an alias state read is reused for that long: callers see a move
+within ``alias_refresh`` seconds instead of at their next call, for one read per interval
+instead of one per call. Workers keep a version they no longer follow for ``--release-after``
+seconds after its last call, which should exceed ``alias_refresh``.
 """
 
 from __future__ import annotations
 
+import time
+
 from superlite.components.reference import LATEST, Resolved, Selector
 from superlite.registry.lifecycle import Lifecycle, in_canary
 from superlite.registry.registry import Registry
+from superlite.stores.base import AliasState
 
 
 class Resolver:
     """Turns selectors into the :class:`~superlite.components.reference.Resolved` version to run."""
 
-    def __init__(self, registry: Registry, lifecycle: Lifecycle) -> None:
+    def __init__(self, registry: Registry, lifecycle: Lifecycle, alias_refresh: float | None = None) -> None:
         self.registry = registry
         self.lifecycle = lifecycle
+        self.alias_refresh = alias_refresh
+        self._states: dict[tuple[str, str, str], tuple[float, AliasState]] = {}
 
     def resolve(self, selector: Selector, key: str | None = None, *, split: bool = True) -> Resolved:
         """The version ``selector`` means now for a request with routing ``key``.
@@ -32,9 +42,28 @@ class Resolver:
         if selector.alias is None and selector.uuid is not None:
             return Resolved(selector.type_id, selector.identifier, selector.uuid, selector.version)
         if selector.alias is not None and selector.alias != LATEST:
-            state = self.lifecycle.get(selector.type_id, selector.identifier, selector.alias)
+            state = self._alias(selector.type_id, selector.identifier, selector.alias)
             if split and state.canary_uuid is not None and in_canary(state.canary_percent, key):
                 return Resolved(state.type_id, state.identifier, state.canary_uuid, state.canary_version)
             return Resolved(state.type_id, state.identifier, state.uuid, state.version)
         record = self.registry.record(selector.type_id, selector.identifier, selector.version, selector.uuid)
         return Resolved(record.type_id, record.identifier, record.uuid, record.version)
+
+    def forget(self, type_id: str | None = None, identifier: str | None = None, alias: str | None = None) -> None:
+        """Drop reused alias states (all of them, or one alias's): after this process moved it."""
+        if type_id is None:
+            self._states.clear()
+        else:
+            self._states.pop((type_id, identifier or "", alias or ""), None)
+
+    def _alias(self, type_id: str, identifier: str, alias: str) -> AliasState:
+        if self.alias_refresh is None:
+            return self.lifecycle.get(type_id, identifier, alias)
+        key = (type_id, identifier, alias)
+        cached = self._states.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.alias_refresh:
+            return cached[1]
+        state = self.lifecycle.get(type_id, identifier, alias)
+        self._states[key] = (now, state)
+        return state

@@ -13,7 +13,7 @@ import abc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 #: Size of the pieces artifacts are streamed in, both directions.
 CHUNK_SIZE = 8 * 1024 * 1024
@@ -157,6 +157,23 @@ class AliasChange:
     at: datetime | None = None
     id: int | None = None
 
+    def event(self, state: AliasState | None) -> dict[str, Any]:
+        """The change-feed fields of this move to ``state`` (kind ``alias``; no id or time yet).
+
+        ``uuid``/``version`` name the new target (None once the alias is deleted).
+        """
+        return {
+            "kind": "alias",
+            "type_id": self.type_id,
+            "identifier": self.identifier,
+            "uuid": state.uuid if state is not None else None,
+            "version": state.version if state is not None else None,
+            "payload": {
+                "alias": self.alias, "action": self.action, "after": self.after,
+                "revision": state.revision if state is not None else None,
+            },
+        }
+
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready view."""
         return {
@@ -169,6 +186,47 @@ class AliasChange:
             "why": self.why,
             "at": self.at.isoformat() if self.at else None,
         }
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """What one serving process (a worker's pool process) last reported about itself.
+
+    ``id`` is ``host:pid``. ``follow`` lists the targets it keeps loaded (``--follow`` specs) and
+    ``policy`` the version policy of specs without an alias. ``loaded`` describes the models in
+    its cache (``uuid``, ``type_id``, ``identifier``, ``version``, ``size``); ``targets`` maps
+    each followed or pending uuid to ``{"state": "loading" | "ready" | "failed", "reason": ...}``.
+    It rewrites its row every ``heartbeat_interval`` seconds: ``heartbeat_at`` says when it last did.
+    """
+
+    id: str
+    host: str
+    pid: int
+    queues: tuple[str, ...] = ()
+    follow: tuple[str, ...] = ()
+    policy: str = "latest:1"
+    loaded: tuple[Mapping[str, object], ...] = ()
+    targets: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    heartbeat_interval: float = 2.0
+    started_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PendingMove:
+    """An alias move waiting for following workers to load its new targets (phase one of a swap).
+
+    ``uuids`` are the versions the move would start serving; ``expires_at`` bounds how long
+    workers keep acting on it if the process that asked for it dies.
+    """
+
+    id: str
+    type_id: str
+    identifier: str
+    alias: str
+    uuids: tuple[str, ...]
+    requested_by: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -281,6 +339,36 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def upgrade(self) -> SchemaStatus:
         """Run the pending schema steps (one process at a time; a no-op when up to date), then report."""
+
+    @abc.abstractmethod
+    def record_alias_change(self, change: AliasChange) -> None:
+        """Append ``change`` to the alias history without moving the alias (a refused move)."""
+
+    # -- serving workers (hot swap) ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def write_worker(self, status: WorkerStatus) -> None:
+        """Insert or replace the status row of worker ``status.id`` (its heartbeat)."""
+
+    @abc.abstractmethod
+    def workers(self) -> list[WorkerStatus]:
+        """Every worker status row, live or stale, sorted by id."""
+
+    @abc.abstractmethod
+    def remove_workers(self, ids: Iterable[str]) -> None:
+        """Delete these workers' rows (a worker leaving, or stale rows being pruned)."""
+
+    @abc.abstractmethod
+    def add_pending(self, move: PendingMove) -> None:
+        """Record a pending alias move (``move.id`` is new)."""
+
+    @abc.abstractmethod
+    def pending_moves(self) -> list[PendingMove]:
+        """Every recorded pending move (expired ones included), oldest first."""
+
+    @abc.abstractmethod
+    def remove_pending(self, ids: Iterable[str]) -> None:
+        """Delete these pending moves; unknown ids are ignored."""
 
     def close(self) -> None:
         """Release connections. Calling it twice is harmless."""

@@ -44,6 +44,8 @@ from superlite.stores.base import (
     ArtifactStore,
     ComponentRecord,
     MetadataStore,
+    PendingMove,
+    WorkerStatus,
 )
 from superlite.testing.fixtures import (
     make_record,
@@ -164,7 +166,72 @@ class AliasStoreContract:
         assert len(metadata_store.alias_history("model", "sentiment")) == 2
 
 
-class MetadataStoreContract(AliasStoreContract):
+def _worker(pid: int = 1, **changes: object) -> WorkerStatus:
+    status = WorkerStatus(
+        f"host:{pid}", "host", pid, ("superlite",), ("model:sentiment@production",), "latest:1",
+        ({"uuid": "uuid-3", "type_id": "model", "identifier": "sentiment", "version": 3, "size": 10},),
+        {"uuid-3": {"state": "ready", "reason": None}}, 2.0,
+    )
+    return replace(status, **changes)  # type: ignore[arg-type]
+
+
+class WorkerStoreContract:
+    """What a metadata store must do for hot swaps: worker heartbeats, pending moves, refused moves."""
+
+    def test_worker_rows_upsert_and_list(self, metadata_store: MetadataStore) -> None:
+        metadata_store.write_worker(_worker(2))
+        metadata_store.write_worker(_worker(1))
+        failed = {"uuid-4": {"state": "failed", "reason": "ValueError: boom"}}
+        metadata_store.write_worker(_worker(1, targets=failed, loaded=()))
+        listed = metadata_store.workers()
+        assert [w.id for w in listed] == ["host:1", "host:2"]
+        first = listed[0]
+        assert (first.host, first.pid, first.queues, first.follow, first.policy) == (
+            "host", 1, ("superlite",), ("model:sentiment@production",), "latest:1"
+        )
+        assert dict(first.targets) == failed and first.loaded == () and first.heartbeat_interval == 2.0
+        assert first.heartbeat_at is not None and first.heartbeat_at.tzinfo is not None
+        assert abs(first.heartbeat_at - datetime.now(UTC)) < timedelta(minutes=5)
+        assert dict(listed[1].loaded[0])["version"] == 3
+
+    def test_heartbeat_time_round_trips(self, metadata_store: MetadataStore) -> None:
+        moment = datetime(2024, 5, 17, 13, 45, 12, 345000, tzinfo=UTC)
+        metadata_store.write_worker(_worker(1, heartbeat_at=moment, started_at=moment))
+        stored = metadata_store.workers()[0]
+        assert stored.heartbeat_at is not None and abs(stored.heartbeat_at - moment) < timedelta(milliseconds=1)
+
+    def test_remove_workers(self, metadata_store: MetadataStore) -> None:
+        for pid in (1, 2, 3):
+            metadata_store.write_worker(_worker(pid))
+        metadata_store.remove_workers(["host:1", "host:3", "host:unknown"])
+        metadata_store.remove_workers([])
+        assert [w.id for w in metadata_store.workers()] == ["host:2"]
+
+    def test_pending_moves(self, metadata_store: MetadataStore) -> None:
+        expires = datetime.now(UTC) + timedelta(minutes=1)
+        first = PendingMove("move-1", "model", "sentiment", "production", ("uuid-4",), "tester@host:1", expires)
+        second = replace(first, id="move-2", uuids=("uuid-5", "uuid-6"))
+        metadata_store.add_pending(first)
+        metadata_store.add_pending(second)
+        moves = metadata_store.pending_moves()
+        assert [(m.id, m.uuids, m.alias, m.requested_by) for m in moves] == [
+            ("move-1", ("uuid-4",), "production", "tester@host:1"), ("move-2", ("uuid-5", "uuid-6"), "production", "tester@host:1")
+        ]
+        assert abs(moves[0].expires_at - expires) < timedelta(milliseconds=1)
+        metadata_store.remove_pending(["move-1", "unknown"])
+        assert [m.id for m in metadata_store.pending_moves()] == ["move-2"]
+
+    def test_a_refused_move_is_recorded_without_moving(self, metadata_store: MetadataStore) -> None:
+        state = _alias(3)
+        metadata_store.write_alias(_change(after=state), state, 0)
+        refused = replace(_change("set-refused", after=_alias(4, revision=2)), why="warm-up failed")
+        metadata_store.record_alias_change(refused)
+        assert metadata_store.alias("model", "sentiment", "production").revision == 1  # type: ignore[union-attr]
+        history = metadata_store.alias_history("model", "sentiment")
+        assert [(c.action, c.why) for c in history] == [("set-refused", "warm-up failed"), ("set", "why not")]
+
+
+class MetadataStoreContract(AliasStoreContract, WorkerStoreContract):
     """What every :class:`~superlite.stores.base.MetadataStore` must do.
 
     Needs a ``metadata_store`` fixture: an empty store of the backend under test.

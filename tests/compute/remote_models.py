@@ -91,3 +91,31 @@ class LoadCounter:
 
     def __call__(self, x: Any) -> str:
         return self.name
+
+
+class Tag:
+    """A model that answers its ``name`` (which version answered) and the pid that ran it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, x: Any) -> list[Any]:
+        return [self.name, os.getpid()]
+
+
+class StallFirstCall:
+    """The first call in any process claims ``marker`` (writing its pid) and stalls; others answer."""
+
+    def __init__(self, marker: str, name: str) -> None:
+        self.marker = marker
+        self.name = name
+
+    def __call__(self, x: Any) -> list[Any]:
+        try:
+            descriptor = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return [self.name, os.getpid()]
+        with os.fdopen(descriptor, "w") as claimed:
+            claimed.write(str(os.getpid()))
+        time.sleep(300)
+        return [self.name, os.getpid()]

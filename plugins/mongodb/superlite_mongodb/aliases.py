@@ -52,12 +52,16 @@ class MongoAliases:
             moved.append(self._compare_and_set(change, state, expected_revision, session))
             return moved[-1]
 
-        self._feed.write(lambda session: [alias_event(change, state)], compare_and_set)
+        self._feed.write(lambda session: [{**change.event(state), "created_at": utcnow()}], compare_and_set)
         if not moved[-1]:
             raise VersionConflictError(
                 f"alias {change.alias!r} of {change.type_id} {change.identifier!r} was changed by another "
                 f"process meanwhile (expected revision {expected_revision})"
             )
+        self.record_alias_change(change)
+
+    def record_alias_change(self, change: AliasChange) -> None:
+        """Append ``change`` to the alias's history (numbered from the counter document)."""
         counter = self._counters.find_one_and_update(
             {"_id": _HISTORY_COUNTER}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
         )
@@ -96,22 +100,6 @@ class MongoAliases:
             )
             for d in documents
         ]
-
-
-def alias_event(change: AliasChange, state: AliasState | None) -> dict[str, Any]:
-    """The change-feed event of an alias move (``uuid``/``version``: the new target, None once deleted)."""
-    return {
-        "kind": "alias",
-        "type_id": change.type_id,
-        "identifier": change.identifier,
-        "uuid": state.uuid if state is not None else None,
-        "version": state.version if state is not None else None,
-        "payload": {
-            "alias": change.alias, "action": change.action, "after": change.after,
-            "revision": state.revision if state is not None else None,
-        },
-        "created_at": utcnow(),
-    }
 
 
 def alias_moved(aliases: Any, event: dict[str, Any]) -> bool:

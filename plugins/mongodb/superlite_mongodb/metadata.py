@@ -39,12 +39,13 @@ from superlite_mongodb.changes import ChangeFeed, event_document
 from superlite_mongodb.connection import MongoConnection
 from superlite_mongodb.documents import from_document, to_document
 from superlite_mongodb.migrations import SchemaSteps
+from superlite_mongodb.workers import MongoWorkers
 
 DEFAULT_PREFIX = "superlite_"
 
 
 
-class MongoMetadataStore(MongoAliases, MetadataStore):
+class MongoMetadataStore(MongoAliases, MongoWorkers, MetadataStore):
     """A :class:`~superlite.stores.base.MetadataStore` on a MongoDB (or mongomock) database.
 
     Opening checks the schema version (raising :class:`~superlite.errors.SchemaVersionError`
@@ -66,6 +67,7 @@ class MongoMetadataStore(MongoAliases, MetadataStore):
             else:
                 self._schema.status()
             self._open_aliases(database, prefix)
+            self._open_workers(database, prefix)
         except BaseException:
             self.close()
             raise

@@ -13,7 +13,8 @@ import logging
 import os
 import threading
 import time
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from celery import Celery
@@ -21,24 +22,44 @@ from celery import Celery
 from superlite.compute.celery.app import TASK_NAME
 from superlite.compute.celery.envelope import failure, success
 from superlite.compute.celery.protocol import task_from_message
+from superlite.compute.follower import HEARTBEAT_INTERVAL, POLL_INTERVAL, RELEASE_AFTER, Follower
 from superlite.config import CacheOptions, Settings
 from superlite.datalayer import Datalayer, open_datalayer
 from superlite.errors import SerializationError, StoredClassImportError
+from superlite.registry.follow import FollowSpec, VersionPolicy
 from superlite.serialization.wire import CODEC, PreEncoded
 
 logger = logging.getLogger("superlite.worker")
 
 
+@dataclass(frozen=True)
+class FollowOptions:
+    """What a worker keeps loaded and how it reports (``superlite worker --follow/--policy/...``)."""
+
+    specs: Sequence[FollowSpec] = ()
+    policy: VersionPolicy = VersionPolicy()
+    queues: Sequence[str] = ()
+    poll_interval: float = POLL_INTERVAL
+    heartbeat_interval: float = HEARTBEAT_INTERVAL
+    release_after: float = RELEASE_AFTER
+
+
 class WorkerState:
     """The worker process's own Datalayer (in-process compute), opened once per process.
 
-    ``cache_mb`` and ``cache_items`` bound its model cache (None: no bound).
+    ``cache_mb`` and ``cache_items`` bound its model cache (None: no bound). With ``follow``,
+    :meth:`start_follower` runs a :class:`~superlite.compute.follower.Follower` in the process:
+    its heartbeat row, and the models it keeps loaded.
     """
 
-    def __init__(self, settings: Settings, *, cache_mb: float | None, cache_items: int | None) -> None:
+    def __init__(
+        self, settings: Settings, *, cache_mb: float | None, cache_items: int | None, follow: FollowOptions | None = None
+    ) -> None:
         self.settings = replace(settings, broker=None, cache=CacheOptions(cache_mb=cache_mb, cache_items=cache_items))
+        self.follow = follow
         self._db: Datalayer | None = None
         self._pid: int | None = None
+        self._follower: Follower | None = None
         self._lock = threading.Lock()
 
     def datalayer(self) -> Datalayer:
@@ -52,8 +73,24 @@ class WorkerState:
                 self._pid = os.getpid()
             return self._db
 
+    def start_follower(self) -> None:
+        """Start this process's follower (heartbeat and followed models), if configured and not running."""
+        if self.follow is None or self._follower is not None:
+            return
+        options = self.follow
+        follower = Follower(
+            self.datalayer(), options.specs, options.policy, queues=options.queues,
+            poll_interval=options.poll_interval, heartbeat_interval=options.heartbeat_interval,
+            release_after=options.release_after,
+        )
+        follower.start()
+        self._follower = follower
+
     def close(self) -> None:
-        """Close this process's Datalayer, if it opened one."""
+        """Stop the follower and close this process's Datalayer, if it opened them."""
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
         with self._lock:
             if self._db is not None and self._pid == os.getpid():
                 self._db.close()

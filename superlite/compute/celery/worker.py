@@ -16,6 +16,7 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from celery import signals
@@ -27,7 +28,7 @@ from superlite.compute.celery.app import (
     queue_name,
     visibility_timeout,
 )
-from superlite.compute.celery.tasks import WorkerState, register_task
+from superlite.compute.celery.tasks import FollowOptions, WorkerState, register_task
 from superlite.config import CacheOptions, Settings
 from superlite.serialization.wire import CODEC
 
@@ -50,26 +51,32 @@ def run_worker(
     loglevel: str = "INFO",
     pool: str = "prefork",
     paths: Sequence[str] = (),
+    follow: FollowOptions | None = None,
 ) -> int:
     """Serve the models of ``settings.uri`` to tasks from ``settings.broker`` until stopped.
 
     ``queues`` defaults to the settings' queue; ``cache_mb``/``cache_items`` bound each process's
     model cache (None: unbounded). ``paths`` and then the working directory go first on
-    ``sys.path``, so model code of the project the worker runs in imports. Checks that the
-    database and the broker answer before it starts, and returns the worker's exit code.
+    ``sys.path``, so model code of the project the worker runs in imports. Every serving
+    process (each pool process with prefork) writes a heartbeat row and keeps ``follow``'s
+    targets loaded and warm (see :mod:`superlite.compute.follower`). Checks that the database
+    and the broker answer before it starts, and returns the worker's exit code.
     """
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
     imports = [*paths, os.getcwd()]
     add_import_paths(imports)
     queues = list(queues) or [queue_name(settings)]
-    state = WorkerState(settings, cache_mb=cache_mb, cache_items=cache_items)
+    follow = replace(follow or FollowOptions(), queues=tuple(queues))
+    state = WorkerState(settings, cache_mb=cache_mb, cache_items=cache_items, follow=follow)
     state.datalayer()
     if pool == "prefork":
         state.close()
     app = build_app(settings)
     check_broker(app)
     register_task(app, state)
+    if pool != "prefork":
+        state.start_follower()
     _connect_process_signals(state)
     worker = app.Worker(
         hostname=f"superlite-{os.getpid()}@{socket.gethostname()}",
@@ -89,7 +96,13 @@ def run_worker(
         # Celery logs every task's return value at INFO; superlite logs ids, timings and sizes
         # there instead (superlite.compute.celery.tasks), and results only at DEBUG.
         logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
-    worker.start()
+    if follow.specs:
+        logger.info("following %s (policy %s)", ", ".join(str(s) for s in follow.specs), follow.policy)
+    try:
+        worker.start()
+    finally:
+        if pool != "prefork":
+            state.close()
     return int(worker.exitcode or 0)
 
 
@@ -120,6 +133,7 @@ def _connect_process_signals(state: WorkerState) -> None:
     def warm_up(**_: Any) -> None:
         try:
             state.datalayer()
+            state.start_follower()
         except Exception as exc:
             logger.error("pool process %s could not open the database: %s", os.getpid(), exc)
 

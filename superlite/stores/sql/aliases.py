@@ -42,14 +42,13 @@ class SQLAliases:
                     f"alias {change.alias!r} of {change.type_id} {change.identifier!r} was changed by another "
                     f"process meanwhile (expected revision {expected_revision})"
                 )
-            connection.execute(
-                alias_history.insert().values(
-                    type_id=change.type_id, identifier=change.identifier, alias=change.alias,
-                    action=change.action, before=change.before, after=change.after,
-                    who=change.who, why=change.why, at=change.at or utcnow(),
-                )
-            )
-            write_events(connection, [_event(change, state)])
+            _append(connection, change)
+            write_events(connection, [{**change.event(state), "created_at": change.at or utcnow()}])
+
+    def record_alias_change(self, change: AliasChange) -> None:
+        """Append ``change`` to the alias's history; the alias itself is not touched."""
+        with reporting(self._engine), writer(self._engine).begin() as connection:
+            _append(connection, change)
 
     def alias_history(self, type_id: str, identifier: str, alias: str | None = None, limit: int = 100) -> list[AliasChange]:
         """The alias changes of one identifier (one alias's when given), newest first."""
@@ -65,6 +64,16 @@ class SQLAliases:
             )
             for row in rows
         ]
+
+
+def _append(connection: Connection, change: AliasChange) -> None:
+    connection.execute(
+        alias_history.insert().values(
+            type_id=change.type_id, identifier=change.identifier, alias=change.alias,
+            action=change.action, before=change.before, after=change.after,
+            who=change.who, why=change.why, at=change.at or utcnow(),
+        )
+    )
 
 
 def _key(type_id: str, identifier: str, alias: str) -> tuple[Any, ...]:
@@ -84,18 +93,6 @@ def _compare_and_set(connection: Connection, change: AliasChange, state: AliasSt
             return False
         return True
     return connection.execute(sa.update(aliases).where(*key, aliases.c.revision == expected).values(**values)).rowcount == 1
-
-
-def _event(change: AliasChange, state: AliasState | None) -> dict[str, Any]:
-    return {
-        "kind": "alias",
-        "type_id": change.type_id,
-        "identifier": change.identifier,
-        "uuid": state.uuid if state is not None else None,
-        "version": state.version if state is not None else None,
-        "payload": {"alias": change.alias, "action": change.action, "after": change.after},
-        "created_at": change.at or utcnow(),
-    }
 
 
 def _values(state: AliasState) -> dict[str, object]:

@@ -30,11 +30,12 @@ from superlite.stores.sql.schema import (
     dependencies,
     utcnow,
 )
+from superlite.stores.sql.workers import SQLWorkers
 
 #: The PostgreSQL channel told the id of every change.
 
 
-class SQLMetadataStore(SQLAliases, MetadataStore):
+class SQLMetadataStore(SQLAliases, SQLWorkers, MetadataStore):
     """A :class:`~superlite.stores.base.MetadataStore` on any database SQLAlchemy speaks.
 
     ``(type_id, identifier, version)`` is a unique constraint, so two processes that pick the

@@ -124,6 +124,37 @@ alias_history = sa.Table(
     sa.Index("ix_superlite_alias_history_name", "type_id", "identifier", "alias"),
 )
 
+# Hot swap: the status rows of serving workers and the alias moves waiting for them.
+
+workers = sa.Table(
+    "superlite_workers",
+    metadata,
+    sa.Column("id", _name(), primary_key=True),
+    sa.Column("host", _name(), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("queues", sa.JSON, nullable=False),
+    sa.Column("follow", sa.JSON, nullable=False),
+    sa.Column("policy", _name(64), nullable=False),
+    sa.Column("loaded", sa.JSON, nullable=False),
+    sa.Column("targets", sa.JSON, nullable=False),
+    sa.Column("heartbeat_interval", sa.Float, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+alias_pending = sa.Table(
+    "superlite_alias_pending",
+    metadata,
+    sa.Column("id", _name(64), primary_key=True),
+    sa.Column("type_id", _name(), nullable=False),
+    sa.Column("identifier", _name(), nullable=False),
+    sa.Column("alias", _name(64), nullable=False),
+    sa.Column("uuids", sa.JSON, nullable=False),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
 artifacts = sa.Table(
     "superlite_artifacts",
     metadata,

@@ -1,4 +1,4 @@
-"""Aliases: one row per alias (target, canary, previous target, revision) and their history.
+"""Aliases and hot swap: one row per alias and its history, worker status rows, pending moves.
 
 ``superlite_meta.schema_version`` becomes 3, so that releases without aliases refuse the database
 instead of removing versions an alias still points at.
@@ -24,7 +24,7 @@ def _timestamp() -> sa.types.TypeEngine[object]:
 
 
 def upgrade() -> None:
-    """Create the alias and alias-history tables, mark schema version 3."""
+    """Create the alias, alias-history, worker and pending-move tables; mark schema version 3."""
     op.create_table(
         "superlite_aliases",
         sa.Column("type_id", _name(), primary_key=True),
@@ -53,6 +53,31 @@ def upgrade() -> None:
         sa.Column("at", _timestamp(), nullable=False),
     )
     op.create_index("ix_superlite_alias_history_name", "superlite_alias_history", ["type_id", "identifier", "alias"])
+    op.create_table(
+        "superlite_workers",
+        sa.Column("id", _name(), primary_key=True),
+        sa.Column("host", _name(), nullable=False),
+        sa.Column("pid", sa.Integer, nullable=False),
+        sa.Column("queues", sa.JSON, nullable=False),
+        sa.Column("follow", sa.JSON, nullable=False),
+        sa.Column("policy", _name(64), nullable=False),
+        sa.Column("loaded", sa.JSON, nullable=False),
+        sa.Column("targets", sa.JSON, nullable=False),
+        sa.Column("heartbeat_interval", sa.Float, nullable=False),
+        sa.Column("started_at", _timestamp(), nullable=False),
+        sa.Column("heartbeat_at", _timestamp(), nullable=False),
+    )
+    op.create_table(
+        "superlite_alias_pending",
+        sa.Column("id", _name(64), primary_key=True),
+        sa.Column("type_id", _name(), nullable=False),
+        sa.Column("identifier", _name(), nullable=False),
+        sa.Column("alias", _name(64), nullable=False),
+        sa.Column("uuids", sa.JSON, nullable=False),
+        sa.Column("requested_by", sa.Text, nullable=False),
+        sa.Column("requested_at", _timestamp(), nullable=False),
+        sa.Column("expires_at", _timestamp(), nullable=False),
+    )
     meta = sa.table("superlite_meta", sa.column("key", sa.String), sa.column("value", sa.String))
     op.execute(meta.update().where(meta.c.key == "schema_version").values(value="3"))
 
