@@ -15,12 +15,14 @@ from superlite.components import Component, Model, ObjectModel, RemoteModel
 from superlite.components.reference import Resolved, Selector
 from superlite.config import Settings
 from superlite.datalayer import Datalayer, connect
+from superlite.listeners import Listener
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Component",
     "Datalayer",
+    "Listener",
     "Model",
     "ObjectModel",
     "RemoteModel",

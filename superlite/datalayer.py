@@ -78,6 +78,7 @@ class Datalayer:
         children = {name: self.apply(child) for name, child in encoded.children.items()}
         record = self.registry.store(encoded, children)
         component.version, component.uuid = record.version, record.uuid
+        component.post_create(self)
         return component
 
     def load(
@@ -143,12 +144,16 @@ class Datalayer:
         """Component types stored here or defined by a loaded component class, sorted."""
         return sorted(set(self.metadata.type_ids()) | component_types())
 
-    def remove(self, type_id: str, identifier: str, version: int | None = None, force: bool = False) -> list[ComponentRecord]:
+    def remove(
+        self, type_id: str, identifier: str, version: int | None = None, force: bool = False, *, keep_outputs: bool = False
+    ) -> list[ComponentRecord]:
         """Remove one version (or every version) and free artifacts nobody uses any more.
 
         Refuses with :class:`DependencyError` while another component depends on it or an alias
         points at it, unless ``force`` (which also removes those aliases, or ends their canary). Never prompts. Returns
-        the removed records.
+        the removed records. Removing a listener's last version stops it following its table and
+        drops its outputs, unless ``keep_outputs`` (refused while another listener reads those
+        outputs, unless ``force``).
         """
         versions = set(self.registry.show(type_id, identifier)) if version is None else {check_version(version)}
         aliased = self.lifecycle.pointing_at(type_id, identifier, versions)
@@ -158,6 +163,7 @@ class Datalayer:
                 f"cannot remove {type_id} {identifier!r}: aliases {names} point at it; move or remove "
                 f"them first (set_alias, remove_alias) or pass force=True, which removes them too"
             )
+        listener = self._listener_runner().removable(identifier, keep_outputs=keep_outputs, force=force) if type_id == "listener" else None
         removed = self.registry.remove(type_id, identifier, version=version, force=force)
         for state in aliased:
             if state.version in versions:
@@ -167,6 +173,8 @@ class Datalayer:
         self.resolver.forget()
         for record in removed:
             self.executor.discard(record.uuid)
+        if listener is not None and not self.registry.metadata.versions(type_id, identifier):
+            self._listener_runner().uninstall(listener, keep_outputs=keep_outputs)
         return removed
 
     def collect_garbage(self) -> set[str]:
@@ -289,6 +297,33 @@ class Datalayer:
         """
         selector = Selector.from_reference(target) if isinstance(target, str) else target
         return self.resolver.resolve(selector, key, split=split)
+
+    # -- listeners -----------------------------------------------------------------------------
+
+    def catch_up(self, listener: str, *, progress: bool = False) -> dict[str, int | None]:
+        """Process everything pending for ``listener`` now (back-fill, queued changes); return counts.
+
+        ``{"computed": n, "failed": n, "deleted": n, "model_version": v}``. ``progress`` shows a
+        tqdm bar during a back-fill.
+        """
+        return self._listener_runner(progress=progress).catch_up(listener)
+
+    def outputs(self, listener: str) -> dict[Any, Any]:
+        """``{source_id: output}``: every output ``listener`` has stored."""
+        runner = self._listener_runner()
+        with runner.source(runner.listener(listener)) as source:
+            return source.outputs()
+
+    def listener_errors(self, listener: str) -> dict[Any, str]:
+        """``{source_id: error message}`` for the rows whose model call failed."""
+        runner = self._listener_runner()
+        with runner.source(runner.listener(listener)) as source:
+            return source.errors()
+
+    def _listener_runner(self, progress: bool = False) -> Any:
+        from superlite.listeners.runner import ListenerRunner
+
+        return ListenerRunner(self, progress=progress)
 
     def _materialize(self, record: ComponentRecord) -> Component:
         return self.registry.materialize(record, self._bind)

@@ -88,6 +88,9 @@ class Component:
     def pre_create(self, db: Datalayer) -> None:
         """Hook run by :meth:`Datalayer.apply` before this component is encoded."""
 
+    def post_create(self, db: Datalayer) -> None:
+        """Hook run by :meth:`Datalayer.apply` once this component is stored (version and uuid set)."""
+
     def encode(self) -> Encoded:
         """Sort this component's fields into parameters, artifacts and children."""
         encoded = Encoded(self.class_path(), self.type_id, self.identifier)

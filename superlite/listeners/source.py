@@ -1,0 +1,137 @@
+"""The interface between the listener runner and a database: :class:`ListenerSource`.
+
+A source follows one listener's table (or collection): it installs change capture, hands out
+the changed row ids, reads rows, and writes outputs, errors and progress, each batch in one
+transaction. The SQL source lives in :mod:`superlite.listeners.sql`; the MongoDB plugin adds
+its own through the entry-point group ``superlite.listener_sources`` (URI scheme -> opener).
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from superlite.components.reference import Resolved
+
+#: A row's identity in its table (an int, a string, an ObjectId, ...).
+SourceId = Hashable
+
+
+@dataclass(frozen=True)
+class ListenerState:
+    """Where a listener stands: the model version in force and the back-fill's progress.
+
+    ``cursor`` is the last row id the back-fill has passed (None: not started); outputs of rows
+    after it may still come from an older version, or be missing.
+    """
+
+    model_uuid: str | None
+    model_version: int | None
+    cursor: Any
+    backfill_done: bool
+    processed: int = 0
+    rate: float | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One queued change: the row ``source_id`` was inserted, updated or deleted."""
+
+    token: Any
+    source_id: SourceId
+
+
+@dataclass
+class Batch:
+    """What one pass wrote: outputs, per-row errors, ids whose output goes, and progress."""
+
+    outputs: list[tuple[SourceId, Any]] = field(default_factory=list)
+    errors: list[tuple[SourceId, str]] = field(default_factory=list)
+    deleted: list[SourceId] = field(default_factory=list)
+    done: list[Any] = field(default_factory=list)
+    cursor: Any = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far behind a listener is: queued changes, rows the back-fill has not reached, errors."""
+
+    pending: int
+    oldest_pending_seconds: float | None
+    backfill_remaining: int
+    errors: int
+
+
+class ListenerSource(abc.ABC):
+    """One listener's view of its database. Every method is one round trip or one transaction."""
+
+    @abc.abstractmethod
+    def install(self, signature: str) -> bool:
+        """Create output storage and change capture (idempotent); True when ``signature`` changed.
+
+        ``signature`` names what the outputs are computed from (table, key, filter): when it
+        differs from the installed one, the old outputs are dropped and the back-fill restarts.
+        """
+
+    @abc.abstractmethod
+    def uninstall(self, keep_outputs: bool) -> None:
+        """Remove change capture, queued changes, state and errors, and the outputs unless kept."""
+
+    @abc.abstractmethod
+    def state(self) -> ListenerState:
+        """The listener's current state."""
+
+    @abc.abstractmethod
+    def restart_backfill(self, model: Resolved) -> None:
+        """Make ``model`` the version in force and start the back-fill over."""
+
+    @abc.abstractmethod
+    def finish_backfill(self) -> None:
+        """Mark the back-fill complete: every row has its output (or error) from the version in force."""
+
+    @abc.abstractmethod
+    def scan(self, cursor: Any, limit: int) -> list[tuple[SourceId, Any, str | None]]:
+        """Rows after ``cursor`` in id order: ``(id, key value, uuid of the model of its output)``."""
+
+    @abc.abstractmethod
+    def changes(self, limit: int) -> list[Change]:
+        """The oldest queued changes, at most ``limit``."""
+
+    @abc.abstractmethod
+    def read(self, ids: Sequence[SourceId]) -> dict[SourceId, Any]:
+        """The key value of each of ``ids`` that exists and passes the filter."""
+
+    @abc.abstractmethod
+    def commit(self, model: Resolved, batch: Batch) -> None:
+        """Write ``batch`` in one transaction (outputs upserted by source id, so a re-run is harmless)."""
+
+    @abc.abstractmethod
+    def acquire(self, owner: str, seconds: float) -> bool:
+        """Take (or renew) the right to process this listener for ``seconds``; False if another holds it."""
+
+    @abc.abstractmethod
+    def release(self, owner: str) -> None:
+        """Give the right to process back, if ``owner`` holds it."""
+
+    @abc.abstractmethod
+    def outputs(self) -> dict[SourceId, Any]:
+        """Every stored output by source id."""
+
+    @abc.abstractmethod
+    def errors(self) -> dict[SourceId, str]:
+        """The error message of every row whose model call failed under the version in force."""
+
+    @abc.abstractmethod
+    def lag(self) -> Lag:
+        """How far behind the listener is."""
+
+    def wait(self, seconds: float) -> None:
+        """Block until a change may have arrived, or ``seconds`` passed (default: just sleep)."""
+        time.sleep(seconds)
+
+    def close(self) -> None:
+        """Release what the source holds open (the database connection stays the Datalayer's)."""
