@@ -138,7 +138,7 @@ def create_app(
     For per-version request metrics, open ``db`` with ``wrappers=[metrics.wrap]`` (as
     :func:`open_app` does). ``close_db`` closes the Datalayer when the app shuts down.
     """
-    from superlite.serve import dashboard, manage, oip, predict
+    from superlite.serve import aliases, dashboard, manage, oip, predict
 
     state = ServeState(db, options or ServeOptions(), metrics or ServeMetrics())
     state.metrics.watch_cache(db.executor.models)
@@ -163,7 +163,7 @@ def create_app(
     app.add_exception_handler(HTTPException, http_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)
     app.add_middleware(BodyLimit, max_bytes=state.options.max_body_bytes)
-    for module in (oip, predict, manage, dashboard):
+    for module in (oip, predict, manage, aliases, dashboard):
         app.include_router(module.router)
     return app
 

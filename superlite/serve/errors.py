@@ -35,28 +35,28 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def _error(description: str) -> dict[str, Any]:
+def error_response(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
 #: The error answers every route may give, for the OpenAPI document.
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _error("Malformed request"),
-    405: _error("Method not allowed (a path parameter such as '..' made the path name another route)"),
-    413: _error("Request body too large"),
+    400: error_response("Malformed request"),
+    405: error_response("Method not allowed (a path parameter such as '..' made the path name another route)"),
+    413: error_response("Request body too large"),
 }
-LOOKUP_ERRORS: dict[int | str, dict[str, Any]] = {**COMMON_ERRORS, 404: _error("No such component or version")}
+LOOKUP_ERRORS: dict[int | str, dict[str, Any]] = {**COMMON_ERRORS, 404: error_response("No such component or version")}
 COMPUTE_ERRORS: dict[int | str, dict[str, Any]] = {
     **LOOKUP_ERRORS,
-    500: _error("The model raised an exception (its type is named)"),
-    503: _error("Compute is unavailable (broker, workers, deadline)"),
-    504: _error("No answer within the server's timeout"),
+    500: error_response("The model raised an exception (its type is named)"),
+    503: error_response("Compute is unavailable (broker, workers, deadline)"),
+    504: error_response("No answer within the server's timeout"),
 }
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **LOOKUP_ERRORS,
-    401: _error("Missing or wrong bearer token"),
-    403: _error("Management writes are disabled (no token configured)"),
-    409: _error("Other components depend on it (pass force=true)"),
+    401: error_response("Missing or wrong bearer token"),
+    403: error_response("Management writes are disabled (no token configured)"),
+    409: error_response("Other components depend on it (pass force=true)"),
 }
 
 

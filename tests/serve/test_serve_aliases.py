@@ -1,0 +1,41 @@
+"""Alias endpoints on a live server: read aliases and history; move, canary, promote, roll back with the token."""
+
+from __future__ import annotations
+
+from conftest import TOKEN
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+BASE = "/api/components/model/double/aliases"
+
+
+def test_moves_need_the_token(client):
+    assert client.put(f"{BASE}/production", json={"version": 0}).status_code == 401
+    assert client.get(BASE).json() == {}
+
+
+def test_set_follow_canary_promote_rollback_and_history(client):
+    moved = client.put(f"{BASE}/production", json={"version": 0, "why": "launch"}, headers=AUTH)
+    assert moved.status_code == 200 and moved.json()["version"] == 0
+    assert client.post("/predict/double@production", json={"input": 2}).json()["output"] == 4
+    canary = client.post(f"{BASE}/production/canary", json={"version": 1, "percent": 10}, headers=AUTH).json()
+    assert canary["canary"]["version"] == 1 and canary["canary"]["percent"] == 10
+    assert client.post(f"{BASE}/production/promote", headers=AUTH).json()["version"] == 1
+    answer = client.post("/predict/double@production", json={"input": 2}).json()
+    assert (answer["output"], answer["version"]) == (6, 1)
+    assert client.post(f"{BASE}/production/rollback", json={"why": "regression"}, headers=AUTH).json()["version"] == 0
+    history = client.get("/api/components/model/double/aliases-history", params={"alias": "production"}).json()
+    assert [entry["action"] for entry in history] == ["rollback", "promote", "canary", "set"]
+    assert (history[0]["why"], history[-1]["why"]) == ("regression", "launch")
+    assert client.get(BASE).json()["production"]["version"] == 0
+
+
+def test_errors_have_their_status(client):
+    assert client.put(f"{BASE}/latest", json={"version": 0}, headers=AUTH).status_code == 400
+    assert client.put(f"{BASE}/staging", json={"version": 9}, headers=AUTH).status_code == 404
+    assert client.post(f"{BASE}/nothing/promote", headers=AUTH).status_code == 404
+    assert client.post(f"{BASE}/staging/canary", json={"version": 1, "percent": 150}, headers=AUTH).status_code == 400
+    assert client.get("/api/components/model/nope/aliases").status_code == 404
+    client.put(f"{BASE}/staging", json={"version": 1}, headers=AUTH)
+    removed = client.delete(f"{BASE}/staging", headers=AUTH)
+    assert removed.status_code == 200 and removed.json() == {"removed": "staging"}
+    assert client.delete(f"{BASE}/staging", headers=AUTH).status_code == 404
