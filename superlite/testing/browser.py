@@ -6,13 +6,10 @@ prerequisites.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from superlite.testing.services import REQUIRE_ENV, services_required
+from superlite.testing.services import require_executable
 
 #: Executable names tried in order.
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
@@ -23,14 +20,7 @@ SCRIPT_BUDGET_MS = 5000
 
 def require_chromium() -> str:
     """The path of a Chromium executable, or skip (fail under CI) when none is installed."""
-    for name in CHROMIUM_NAMES:
-        path = shutil.which(name)
-        if path:
-            return path
-    message = "headless Chromium is not installed (Debian: apt-get install chromium)"
-    if services_required():
-        pytest.fail(f"{message}; {REQUIRE_ENV}=1 makes this a failure", pytrace=False)
-    pytest.skip(message)
+    return require_executable(CHROMIUM_NAMES, "Debian: apt-get install chromium")
 
 
 def _run(chromium: str, *args: str, profile: Path) -> subprocess.CompletedProcess[str]:

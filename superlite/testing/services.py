@@ -1,7 +1,7 @@
 """Finding the services tests talk to, and deciding what happens when one is missing.
 
-On a developer laptop a test that needs PostgreSQL, MariaDB, Redis or RabbitMQ skips, with a
-reason naming the service and the variable that points at it. Under
+On a developer laptop a test that needs PostgreSQL, MariaDB, Redis or RabbitMQ (or a system
+tool such as Chromium) skips, with a reason naming what is missing and how to provide it. Under
 ``SUPERLITE_REQUIRE_SERVICES=1`` (set by CI) the same absence is a failure, so a CI run can
 never pass by skipping.
 """
@@ -9,7 +9,10 @@ never pass by skipping.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+from collections.abc import Sequence
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -51,7 +54,20 @@ def require_service(name: str) -> str:
     if _reachable(url):
         return url
     variable, _ = SERVICES[name]
-    message = f"{name} is not reachable at {url} (set {variable} to point at one)"
+    missing(f"{name} is not reachable at {url} (set {variable} to point at one)")
+
+
+def require_executable(names: Sequence[str], install_hint: str) -> str:
+    """The path of the first of ``names`` on ``PATH``, or skip (fail under CI) naming ``install_hint``."""
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    missing(f"{' or '.join(names)} is not installed ({install_hint})")
+
+
+def missing(reason: str) -> NoReturn:
+    """Skip the test for ``reason`` (something it needs is absent); under CI, fail it instead."""
     if services_required():
-        pytest.fail(f"{message}; {REQUIRE_ENV}=1 makes this a failure", pytrace=False)
-    pytest.skip(message)
+        pytest.fail(f"{reason}; {REQUIRE_ENV}=1 makes this a failure", pytrace=False)
+    pytest.skip(reason=reason)

@@ -6,25 +6,19 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
-from superlite.testing.services import REQUIRE_ENV, services_required
+from superlite.testing.services import require_executable
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def compose_command() -> list[str]:
     """``docker-compose`` (Debian's package) or ``docker compose``; skip (fail under CI) without either."""
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
     docker = shutil.which("docker")
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
         return [docker, "compose"]
-    message = "neither docker-compose nor `docker compose` is installed (Debian: apt-get install docker-compose)"
-    if services_required():
-        pytest.fail(f"{message}; {REQUIRE_ENV}=1 makes this a failure", pytrace=False)
-    pytest.skip(message)
+    return [require_executable(["docker-compose"], "Debian: apt-get install docker-compose")]
 
 
 def test_compose_file_is_valid_and_has_the_serving_stack():

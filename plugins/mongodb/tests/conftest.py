@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -40,17 +41,30 @@ class Backend:
         return GridFSArtifactStore(self.connection, bucket=f"{self.prefix}artifacts")
 
 
+@contextmanager
+def _mongomock_backend() -> Iterator[Backend]:
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    connection = open_connection(f"mongomock://{name}")
+    give_back = connection.leases.take()
+    yield Backend(f"mongomock://{name}", connection, "superlite_")
+    give_back()
+    forget_mongomock(name)
+
+
+@pytest.fixture
+def mongomock_backend() -> Iterator[Backend]:
+    """A fresh mongomock database of its own, with superlite's default collection prefix (as ``connect`` uses)."""
+    with _mongomock_backend() as backend:
+        yield backend
+
+
 @pytest.fixture(params=["mongomock", "mongodb"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     """A fresh, empty database for each test: a new mongomock name, or new collections on a server."""
     token = uuid.uuid4().hex[:12]
     if request.param == "mongomock":
-        name = f"test-{token}"
-        connection = open_connection(f"mongomock://{name}")
-        give_back = connection.leases.take()
-        yield Backend(f"mongomock://{name}", connection, "superlite_")
-        give_back()
-        forget_mongomock(name)
+        with _mongomock_backend() as backend:
+            yield backend
         return
     uri = server_uri()
     connection = open_connection(uri)

@@ -75,13 +75,13 @@ def test_auto_upgrade_off_opens_and_reports_pending(backend):
         store.close()
 
 
-def test_connect_refuses_a_database_behind_when_auto_upgrade_is_off(backend):
-    if backend.prefix != "superlite_":
-        pytest.skip("connect() uses the default prefix")
-    _previous_release_database(backend)
+def test_connect_refuses_a_database_behind_when_auto_upgrade_is_off(mongomock_backend):
+    """Through ``connect``, which uses the default prefix: on a database of its own (the store-level
+    refusal, ``test_auto_upgrade_off_opens_and_reports_pending``, runs on a server too)."""
+    _previous_release_database(mongomock_backend)
     with pytest.raises(SchemaVersionError, match="superlite db upgrade --uri"):
-        superlite.connect(backend.uri, auto_upgrade=False)
-    with superlite.connect(backend.uri) as db:
+        superlite.connect(mongomock_backend.uri, auto_upgrade=False)
+    with superlite.connect(mongomock_backend.uri) as db:
         assert db.show() == {"model": ["legacy"]}
 
 

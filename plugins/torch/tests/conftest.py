@@ -35,7 +35,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[superlite.Dat
             yield datalayer
         return
     if importlib.util.find_spec("superlite_mongodb") is None:
-        pytest.skip("superlite-mongodb is not installed (pip install -e plugins/mongodb)")
+        pytest.skip(reason="superlite-mongodb is not installed (pip install -e plugins/mongodb)")
     from superlite_mongodb.connection import forget_mongomock
 
     name = f"torch-{uuid.uuid4().hex[:12]}"
