@@ -181,10 +181,6 @@ class Datalayer:
         """Delete stored artifacts that no record refers to (left by an interrupted apply/remove)."""
         return self.registry.collect_garbage()
 
-    def changes_cursor(self) -> int:
-        """The id to follow the change feed from now on: ``changes(since=cursor)`` holds only later changes."""
-        return self.metadata.last_change_id()
-
     def changes(self, since: int = 0, limit: int = 1000) -> list[ChangeEvent]:
         """What changed after change ``since`` (applies, removals), oldest first, at most ``limit``."""
         return self.registry.changes(since, limit)

@@ -88,7 +88,7 @@ class Follower:
         self._stop = threading.Event()
         self._changed = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._seen_change = db.changes_cursor()
+        self._seen_change = db.metadata.last_change_id()
 
     # -- running -------------------------------------------------------------------------------
 
