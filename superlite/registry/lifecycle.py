@@ -116,8 +116,11 @@ class Lifecycle:
     def remove(self, type_id: str, identifier: str, alias: str, why: str | None = None) -> None:
         """Delete ``alias``; :class:`NotFoundError` when it is not set."""
         check_alias_name(alias)
-        self.get(type_id, identifier, alias)
-        self._apply(type_id, identifier, alias, "remove", lambda state: None, why)
+
+        def move(state: AliasState | None) -> None:
+            self._existing(state, type_id, identifier, alias)  # NotFoundError once it is gone
+
+        self._apply(type_id, identifier, alias, "remove", move, why)
 
     def start_canary(
         self, type_id: str, identifier: str, alias: str, version: int, percent: int, why: str | None = None

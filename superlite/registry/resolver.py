@@ -50,11 +50,11 @@ class Resolver:
         return Resolved(record.type_id, record.identifier, record.uuid, record.version)
 
     def forget(self, type_id: str | None = None, identifier: str | None = None, alias: str | None = None) -> None:
-        """Drop reused alias states (all of them, or one alias's): after this process moved it."""
-        if type_id is None:
-            self._states.clear()
-        else:
-            self._states.pop((type_id, identifier or "", alias or ""), None)
+        """Drop reused alias states: all, or those of one type, identifier or alias (after this process moved it)."""
+        wanted = (type_id, identifier, alias)
+        for key in list(self._states):
+            if all(part is None or part == have for part, have in zip(wanted, key)):
+                del self._states[key]
 
     def _alias(self, type_id: str, identifier: str, alias: str) -> AliasState:
         if self.alias_refresh is None:

@@ -32,8 +32,6 @@ from superlite.stores.sql.schema import (
 )
 from superlite.stores.sql.workers import SQLWorkers
 
-#: The PostgreSQL channel told the id of every change.
-
 
 class SQLMetadataStore(SQLAliases, SQLWorkers, MetadataStore):
     """A :class:`~superlite.stores.base.MetadataStore` on any database SQLAlchemy speaks.

@@ -30,7 +30,7 @@ from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
-from superlite.errors import NoDatabaseError, SchemaVersionError
+from superlite.errors import NoDatabaseError, SchemaVersionError, StoreUnavailableError
 from superlite.stores.base import SchemaStatus
 from superlite.stores.sql.engine import masked, reporting, writer
 from superlite.stores.sql.schema import meta
@@ -171,7 +171,12 @@ def _schema_lock(connection: Connection) -> Iterator[None]:
     if dialect == "postgresql":
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
     elif dialect in ("mysql", "mariadb"):
-        connection.execute(sa.text("SELECT GET_LOCK(CONCAT(:name, DATABASE()), 60)"), {"name": _MYSQL_SCHEMA_LOCK})
+        taken = connection.scalar(sa.text("SELECT GET_LOCK(CONCAT(:name, DATABASE()), 60)"), {"name": _MYSQL_SCHEMA_LOCK})
+        if taken != 1:  # 0: another process held it for 60 s; NULL: an error
+            raise StoreUnavailableError(
+                f"the database {masked(connection.engine.url)} stayed locked by another process migrating it "
+                f"for 60 s; retry when it has finished (superlite db current shows where it stands)"
+            )
     try:
         yield
     finally:
