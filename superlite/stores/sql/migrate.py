@@ -149,6 +149,11 @@ def _legacy_revision(connection: Connection, engine: Engine) -> str | None:
         return None
     if version == "1":
         return BASELINE
+    # Another process committed its migration between our two reads (each statement sees the
+    # latest commit): its Alembic revision is there now.
+    current = _alembic_revision(connection)
+    if current is not None:
+        return current
     raise _newer(engine, f"schema version {version} (without Alembic)")
 
 
