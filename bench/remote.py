@@ -1,6 +1,6 @@
 """Benchmark remote predictions against a raw Celery task on the same broker and worker.
 
-    python bench/remote.py [--broker redis://127.0.0.1:6379/0] [--calls 2000] [--concurrency 2]
+    python bench/remote.py [--broker redis://127.0.0.1:6379/0] [--calls 2000] [--concurrency 2] [--loglevel INFO]
 
 Starts one ``superlite worker`` (through :func:`run_worker`, plus a bare ``bench.noop`` Celery
 task registered in the same worker), then measures in the same run:
@@ -13,7 +13,10 @@ task registered in the same worker), then measures in the same run:
 
 The raw task goes through the same Celery app (same broker, codec, queue and worker settings),
 so the ratio isolates what superlite adds: resolving the reference through the worker's
-uuid-keyed cache, the result envelope and the caller-side wrapper.
+uuid-keyed cache, the result envelope and the caller-side wrapper. One difference is not
+processing: at INFO a superlite worker logs one line per task (id, time, size) and silences
+Celery's own per-task line for every task it hosts, the raw one included; ``--loglevel WARNING``
+takes log lines out of both sides.
 """
 
 from __future__ import annotations
@@ -43,27 +46,32 @@ def identity(x: object) -> object:
     return x
 
 
-def serve(uri: str, broker: str, queue: str, concurrency: int) -> int:
+def serve(uri: str, broker: str, queue: str, concurrency: int, loglevel: str) -> int:
     """The worker subprocess: ``superlite worker`` with ``bench.noop`` registered too."""
     from superlite.compute.celery.worker import run_worker
     from superlite.config import Settings
 
-    return run_worker(Settings(uri=uri, broker=broker), concurrency=concurrency, queues=[queue], loglevel="INFO")
+    return run_worker(Settings(uri=uri, broker=broker), concurrency=concurrency, queues=[queue], loglevel=loglevel)
 
 
-def start_worker(uri: str, broker: str, queue: str, concurrency: int, log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, __file__, "--serve", uri, "--broker", broker, "--queue", queue, "--concurrency", str(concurrency)]
+def start_worker(
+    uri: str, broker: str, queue: str, concurrency: int, log: Path, loglevel: str = "INFO"
+) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable, __file__, "--serve", uri, "--broker", broker, "--queue", queue,
+        "--concurrency", str(concurrency), "--loglevel", loglevel,
+    ]
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if b" ready." in log.read_bytes():
-            return process
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    process.terminate()
-    raise SystemExit(f"worker did not start:\n{log.read_text()}")
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_ready(app: object, queue: str, worker: subprocess.Popen[bytes], log: Path) -> None:
+    """Return once the worker answers a no-op task (its log may be too quiet to say it is ready)."""
+    try:
+        app.send_task("bench.noop", args=(0,), queue=queue).get(timeout=60)  # type: ignore[attr-defined]
+    except Exception as exc:
+        worker.terminate()
+        raise SystemExit(f"worker did not answer ({exc!r}):\n{log.read_text()}") from exc
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -113,11 +121,15 @@ def main() -> None:
     parser.add_argument("--uri", help="database (default: a SQLite file in a temporary directory)")
     parser.add_argument("--calls", type=int, default=2000, help="sequential calls of each kind in (a)")
     parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes")
+    parser.add_argument(
+        "--loglevel", default="INFO", choices=["DEBUG", "INFO", "WARNING"],
+        help="the worker's log level (at INFO superlite writes one line per task; at WARNING neither side logs tasks)",
+    )
     parser.add_argument("--serve", metavar="URI", help=argparse.SUPPRESS)
     parser.add_argument("--queue", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        sys.exit(serve(args.serve, args.broker, args.queue, args.concurrency))
+        sys.exit(serve(args.serve, args.broker, args.queue, args.concurrency, args.loglevel))
 
     import superlite
     from superlite import ObjectModel
@@ -126,10 +138,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="superlite-bench-") as tmp:
         uri = args.uri or f"sqlite:///{tmp}/bench.db"
         queue = f"bench-{uuid.uuid4().hex[:8]}"
-        worker = start_worker(uri, args.broker, queue, args.concurrency, Path(tmp) / "worker.log")
+        log = Path(tmp) / "worker.log"
+        worker = start_worker(uri, args.broker, queue, args.concurrency, log, args.loglevel)
         try:
             with superlite.connect(uri, broker=args.broker, queue=queue, parallelism=args.concurrency * 4) as db:
                 app = db.compute_backend.app
+                wait_ready(app, queue, worker, log)
                 local = ObjectModel("bench-trivial", object=identity)
                 model = db.load("model", db.apply(ObjectModel("bench-trivial", object=identity)).identifier)
                 latency(model, app, queue, 100)  # warm-up: model cached, connections open
@@ -152,7 +166,7 @@ def main() -> None:
     med_ours, med_raw = statistics.median(ours), statistics.median(raw)
     p99_ours, p99_raw = percentile(ours, 0.99), percentile(raw, 0.99)
     ms = 1000.0
-    print(f"superlite remote benchmark: broker {mask_uri(args.broker)}, worker prefork x {args.concurrency}, Python {sys.version.split()[0]}")
+    print(f"superlite remote benchmark: broker {mask_uri(args.broker)}, worker prefork x {args.concurrency} at {args.loglevel}, Python {sys.version.split()[0]}")
     print("baseline: raw Celery no-op task, same app, broker, codec, queue and worker")
     print(f"(a) sequential latency, {args.calls} calls each, interleaved")
     print(f"    raw celery   median {med_raw * ms:7.3f} ms   p99 {p99_raw * ms:7.3f} ms")

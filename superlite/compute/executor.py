@@ -15,8 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from functools import partial
 from typing import Any
@@ -34,15 +33,6 @@ _EXECUTING: ContextVar[bool] = ContextVar("superlite_executing", default=False)
 def executing() -> bool:
     """Whether the current thread is running a task (so a compute call from here is nested)."""
     return _EXECUTING.get()
-
-
-@contextmanager
-def _inside_task() -> Iterator[None]:
-    token = _EXECUTING.set(True)
-    try:
-        yield
-    finally:
-        _EXECUTING.reset(token)
 
 
 class Executor:
@@ -87,10 +77,11 @@ class Executor:
         uuid = task.target.uuid
         with self._activity:
             self._running[uuid] += 1
+        token = _EXECUTING.set(True)
         try:
-            with _inside_task():
-                return getattr(model, task.method)(*task.args, **task.kwargs)
+            return getattr(model, task.method)(*task.args, **task.kwargs)
         finally:
+            _EXECUTING.reset(token)
             with self._activity:
                 self._running[uuid] -= 1
                 if not self._running[uuid]:
