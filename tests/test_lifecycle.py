@@ -9,7 +9,13 @@ import pytest
 import superlite
 from superlite import ObjectModel
 from superlite.components.reference import Selector
-from superlite.errors import ConfigurationError, DependencyError, NotFoundError
+from superlite.errors import (
+    ArgumentTypeError,
+    ConfigurationError,
+    DependencyError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 
 
 def one(x):
@@ -66,7 +72,7 @@ def test_aliases_list_and_remove(db: superlite.Datalayer) -> None:
 @pytest.mark.parametrize("name", ["latest", "Prod", "1st", "a b", "", "x" * 65])
 def test_bad_alias_names_are_refused(db: superlite.Datalayer, name: str) -> None:
     versions_of(db, one)
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(InvalidArgumentError):
         db.set_alias("model", "m", name, version=0)
 
 
@@ -135,8 +141,11 @@ def test_rollback_during_a_canary_drops_the_canary(db: superlite.Datalayer) -> N
 def test_canary_arguments_are_checked(db: superlite.Datalayer) -> None:
     versions_of(db, one, two)
     db.set_alias("model", "m", "production", version=0)
-    for percent in (0, 100, 12.5, True):
-        with pytest.raises(ConfigurationError, match="1 to 99 percent"):
+    for percent in (0, 100):
+        with pytest.raises(InvalidArgumentError, match="1 to 99 percent"):
+            db.start_canary("model", "m", "production", version=1, percent=percent)
+    for percent in (12.5, True, "5"):
+        with pytest.raises(ArgumentTypeError, match="1 to 99 percent"):
             db.start_canary("model", "m", "production", version=1, percent=percent)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="already points at version 0"):
         db.start_canary("model", "m", "production", version=0, percent=5)

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from superlite.components.component import Component
-from superlite.errors import ConfigurationError, NotFoundError
-from superlite.registry.lifecycle import Lifecycle, check_alias_name, check_percent
+from superlite.errors import ConfigurationError, InvalidArgumentError, NotFoundError
+from superlite.registry.lifecycle import Lifecycle, check_alias_name
 from superlite.registry.registry import Registry
 
 
@@ -91,9 +91,11 @@ def check_spec(spec: object) -> dict[str, Any]:
         raise ConfigurationError(f"deployment file is not valid: {problems}") from None
     for identifier, model in checked.models.items():
         for alias in model.aliases:
-            check_alias_name(alias)
+            try:
+                check_alias_name(alias)
+            except InvalidArgumentError as exc:
+                raise ConfigurationError(f"deployment file is not valid: models.{identifier}.aliases: {exc}") from None
         if model.canary is not None:
-            check_percent(model.canary.percent)
             if model.canary.alias not in model.aliases:
                 raise ConfigurationError(
                     f"models.{identifier}.canary: alias {model.canary.alias!r} is not among its aliases {sorted(model.aliases)}"

@@ -23,7 +23,14 @@ from datetime import UTC, datetime
 
 from superlite.common.retry import retry
 from superlite.components.reference import ALIAS_PATTERN, LATEST
-from superlite.errors import ConfigurationError, NotFoundError, SwapError, VersionConflictError
+from superlite.errors import (
+    ArgumentTypeError,
+    ConfigurationError,
+    InvalidArgumentError,
+    NotFoundError,
+    SwapError,
+    VersionConflictError,
+)
 from superlite.registry.registry import Registry
 from superlite.registry.swap import SwapCoordinator, new_targets
 from superlite.stores.base import AliasChange, AliasState
@@ -55,20 +62,28 @@ def in_canary(percent: int, key: str | None) -> bool:
 
 
 def check_alias_name(alias: object) -> str:
-    """``alias`` if it is a valid name an alias can be set under; else :class:`ConfigurationError`."""
-    if not isinstance(alias, str) or len(alias) > MAX_ALIAS_LENGTH or not ALIAS_PATTERN.fullmatch(alias):
-        raise ConfigurationError(
+    """``alias`` if it is a valid name an alias can be set under.
+
+    Raises :class:`ArgumentTypeError` for a non-string and :class:`InvalidArgumentError` for a
+    name outside the pattern or the built-in ``latest``.
+    """
+    if not isinstance(alias, str):
+        raise ArgumentTypeError(f"an alias name is a str, not {type(alias).__name__} {alias!r}")
+    if len(alias) > MAX_ALIAS_LENGTH or not ALIAS_PATTERN.fullmatch(alias):
+        raise InvalidArgumentError(
             f"alias names match {ALIAS_PATTERN.pattern} (at most {MAX_ALIAS_LENGTH} characters), not {alias!r}"
         )
     if alias == LATEST:
-        raise ConfigurationError(f"{LATEST!r} is built in (always the newest version) and cannot be set")
+        raise InvalidArgumentError(f"{LATEST!r} is built in (always the newest version) and cannot be set")
     return alias
 
 
 def check_percent(percent: object) -> int:
-    """``percent`` if it is an int from 1 to 99; else :class:`ConfigurationError`."""
-    if isinstance(percent, bool) or not isinstance(percent, int) or not 1 <= percent <= 99:
-        raise ConfigurationError(f"a canary takes 1 to 99 percent of the traffic, not {percent!r}")
+    """``percent`` if it is an int from 1 to 99; else :class:`ArgumentTypeError`/:class:`InvalidArgumentError`."""
+    if isinstance(percent, bool) or not isinstance(percent, int):
+        raise ArgumentTypeError(f"a canary takes 1 to 99 percent of the traffic (an int), not {percent!r}")
+    if not 1 <= percent <= 99:
+        raise InvalidArgumentError(f"a canary takes 1 to 99 percent of the traffic, not {percent!r}")
     return percent
 
 
