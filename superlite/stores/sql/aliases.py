@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 from superlite.errors import VersionConflictError
 from superlite.stores.base import AliasChange, AliasState
 from superlite.stores.sql.changes import write_events
-from superlite.stores.sql.engine import reporting, writer
+from superlite.stores.sql.engine import reporting, write_transaction
 from superlite.stores.sql.schema import alias_history, aliases, utcnow
 
 
@@ -36,7 +36,8 @@ class SQLAliases:
 
     def write_alias(self, change: AliasChange, state: AliasState | None, expected_revision: int) -> None:
         """Compare-and-set one alias and append ``change`` to its history, in one transaction."""
-        with reporting(self._engine), writer(self._engine).begin() as connection:
+
+        def move(connection: Connection) -> None:
             if not _compare_and_set(connection, change, state, expected_revision):
                 raise VersionConflictError(
                     f"alias {change.alias!r} of {change.type_id} {change.identifier!r} was changed by another "
@@ -45,10 +46,11 @@ class SQLAliases:
             _append(connection, change)
             write_events(connection, [{**change.event(state), "created_at": change.at or utcnow()}])
 
+        write_transaction(self._engine, move)
+
     def record_alias_change(self, change: AliasChange) -> None:
         """Append ``change`` to the alias's history; the alias itself is not touched."""
-        with reporting(self._engine), writer(self._engine).begin() as connection:
-            _append(connection, change)
+        write_transaction(self._engine, lambda connection: _append(connection, change))
 
     def alias_history(self, type_id: str, identifier: str, alias: str | None = None, limit: int = 100) -> list[AliasChange]:
         """The alias changes of one identifier (one alias's when given), newest first."""

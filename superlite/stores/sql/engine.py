@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from superlite.common.retry import retry
@@ -165,6 +165,20 @@ def retrying(operation: Callable[[], T]) -> T:
         attempts=RETRIES,
         retry_if=lambda exc: isinstance(exc, sa.exc.DBAPIError) and is_retryable(exc),
     )
+
+
+def write_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run ``work(connection)`` in one write transaction, again if it lost a deadlock.
+
+    Failures to reach or use the database come out as :class:`StoreUnavailableError`.
+    """
+
+    def attempt() -> T:
+        with writer(engine).begin() as connection:
+            return work(connection)
+
+    with reporting(engine):
+        return retrying(attempt)
 
 
 def unavailable(url: URL, exc: BaseException) -> StoreUnavailableError:

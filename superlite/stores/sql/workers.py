@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from superlite.stores.base import PendingMove, WorkerStatus
-from superlite.stores.sql.engine import reporting, retrying, writer
+from superlite.stores.sql.engine import reporting, write_transaction
 from superlite.stores.sql.schema import alias_pending, utcnow, workers
 
 
@@ -22,14 +22,12 @@ class SQLWorkers:
         """Update the worker's row, or insert it the first time (only that worker writes it)."""
         values = _worker_values(status)
 
-        def upsert() -> None:
-            with writer(self._engine).begin() as connection:
-                updated = connection.execute(sa.update(workers).where(workers.c.id == status.id).values(**values))
-                if updated.rowcount == 0:
-                    connection.execute(workers.insert().values(**values))
+        def upsert(connection: Connection) -> None:
+            updated = connection.execute(sa.update(workers).where(workers.c.id == status.id).values(**values))
+            if updated.rowcount == 0:
+                connection.execute(workers.insert().values(**values))
 
-        with reporting(self._engine):
-            retrying(upsert)
+        write_transaction(self._engine, upsert)
 
     def workers(self) -> list[WorkerStatus]:
         """Every worker row, sorted by id."""
@@ -41,19 +39,16 @@ class SQLWorkers:
         """Delete these workers' rows."""
         doomed = list(ids)
         if doomed:
-            with reporting(self._engine), writer(self._engine).begin() as connection:
-                connection.execute(workers.delete().where(workers.c.id.in_(doomed)))
+            query = workers.delete().where(workers.c.id.in_(doomed))
+            write_transaction(self._engine, lambda connection: connection.execute(query))
 
     def add_pending(self, move: PendingMove) -> None:
         """Insert one pending move."""
-        with reporting(self._engine), writer(self._engine).begin() as connection:
-            connection.execute(
-                alias_pending.insert().values(
-                    id=move.id, type_id=move.type_id, identifier=move.identifier, alias=move.alias,
-                    uuids=list(move.uuids), requested_by=move.requested_by, requested_at=utcnow(),
-                    expires_at=move.expires_at,
-                )
-            )
+        row = alias_pending.insert().values(
+            id=move.id, type_id=move.type_id, identifier=move.identifier, alias=move.alias,
+            uuids=list(move.uuids), requested_by=move.requested_by, requested_at=utcnow(), expires_at=move.expires_at,
+        )
+        write_transaction(self._engine, lambda connection: connection.execute(row))
 
     def pending_moves(self) -> list[PendingMove]:
         """Every pending move, oldest first."""
@@ -72,8 +67,8 @@ class SQLWorkers:
         """Delete these pending moves."""
         doomed = list(ids)
         if doomed:
-            with reporting(self._engine), writer(self._engine).begin() as connection:
-                connection.execute(alias_pending.delete().where(alias_pending.c.id.in_(doomed)))
+            query = alias_pending.delete().where(alias_pending.c.id.in_(doomed))
+            write_transaction(self._engine, lambda connection: connection.execute(query))
 
 
 def _worker_values(status: WorkerStatus) -> dict[str, object]:
