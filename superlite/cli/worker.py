@@ -55,7 +55,7 @@ def worker(
     serving process reports to the database (``superlite status``) and keeps the --follow
     targets loaded and warm, so alias moves swap them in without a cold start (docs/lifecycle.md).
     """
-    from superlite.compute.celery.tasks import FollowOptions
+    from superlite.compute.celery.tasks import FollowOptions, ServingListeners
     from superlite.compute.celery.worker import run_worker
     from superlite.config import Settings
     from superlite.registry.follow import FollowSpec, VersionPolicy
@@ -66,10 +66,11 @@ def worker(
     )
 
     settings = Settings.resolve(worker_uri or state.uri, broker=broker, visibility_timeout=visibility_timeout)
+    listeners = ServingListeners()
     if metrics_port is not None:
         from superlite.serve.worker_metrics import export_worker_metrics
 
-        export_worker_metrics(metrics_port)
+        listeners = export_worker_metrics(metrics_port).listeners()
     names = [name.strip() for name in queues.split(",") if name.strip()]
     sys.exit(
         run_worker(
@@ -82,5 +83,6 @@ def worker(
             pool=pool,
             paths=paths,
             follow=options,
+            listeners=listeners,
         )
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,6 +72,8 @@ class ModelCache(Generic[T]):
     larger than the whole budget is still returned to the caller, but not kept. :meth:`pin`\ned
     entries (what a worker follows) are kept whatever the budget and never evicted. ``max_bytes``,
     ``max_items`` and ``measure`` may be changed at any time; the next admission uses them.
+    :attr:`loads` counts the loads and :attr:`load_seconds` sums their time; each function in
+    :attr:`load_listeners` is called with the key and the seconds after every load (metrics).
     """
 
     def __init__(
@@ -90,6 +93,8 @@ class ModelCache(Generic[T]):
         self._loading: dict[str, threading.Lock] = {}
         self._pinned: set[str] = set()
         self.loads = 0
+        self.load_seconds = 0.0
+        self.load_listeners: list[Callable[[str, float], None]] = []
         self.evictions = 0
 
     def get(self, key: str) -> T:
@@ -106,6 +111,7 @@ class ModelCache(Generic[T]):
                 if entry is not None:
                     self._entries.move_to_end(key)
                     return entry.value
+            started = time.perf_counter()
             try:
                 value, size = self._loader(key)
                 if self.measure is not None and self.max_bytes is not None:
@@ -114,10 +120,14 @@ class ModelCache(Generic[T]):
                 with self._lock:
                     self._loading.pop(key, None)
                 raise
+            seconds = time.perf_counter() - started
             with self._lock:
                 self._loading.pop(key, None)
                 self.loads += 1
+                self.load_seconds += seconds
                 self._admit(key, _Entry(value, size))
+            for listener in self.load_listeners:
+                listener(key, seconds)
             return value
 
     def pin(self, key: str) -> None:

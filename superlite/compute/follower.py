@@ -24,7 +24,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -89,6 +89,8 @@ class Follower:
         self._changed = threading.Event()
         self._threads: list[threading.Thread] = []
         self._seen_change = db.metadata.last_change_id()
+        #: Called with a uuid and ``"ready"`` or ``"failed"`` each time a target was loaded and warmed or refused.
+        self.prepare_listeners: list[Callable[[str, str], None]] = []
 
     # -- running -------------------------------------------------------------------------------
 
@@ -227,6 +229,8 @@ class Follower:
             if uuid in self._targets:
                 self._targets[uuid] = outcome
         self._changed.set()
+        for listener in self.prepare_listeners:
+            listener(uuid, outcome.state)
 
     def _release_idle(self) -> None:
         executor = self.db.executor

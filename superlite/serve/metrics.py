@@ -11,7 +11,8 @@ Prometheus conventions (``superlite_`` prefix, seconds, ``_total`` counters) and
 * ``superlite_request_duration_seconds{model,version,status}``: histogram, submit to answer.
 * ``superlite_requests_in_flight{model}``: calls submitted and not yet answered.
 * ``superlite_models_loaded``, ``superlite_model_cache_bytes``, ``superlite_model_loads_total``,
-  ``superlite_model_evictions_total``: this process's model cache (in-process compute).
+  ``superlite_model_evictions_total``, ``superlite_model_load_seconds`` (count and sum): this
+  process's model cache (in-process compute).
 
 With several server processes (``superlite serve --workers N``) the values are shared through
 prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``), so any process answers the
@@ -27,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -112,10 +113,14 @@ class _CacheCollector(Collector):
     def __init__(self, cache: ModelCache[Any]) -> None:
         self._cache = cache
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | SummaryMetricFamily]:
         yield GaugeMetricFamily("superlite_models_loaded", "Models held in this process's cache.", len(self._cache.keys()))
         yield GaugeMetricFamily("superlite_model_cache_bytes", "Measured bytes of the cached models.", self._cache.total_bytes)
         yield CounterMetricFamily("superlite_model_loads", "Models loaded into the cache (cache misses).", self._cache.loads)
+        yield SummaryMetricFamily(
+            "superlite_model_load_seconds", "Seconds the loads into the cache took.",
+            count_value=self._cache.loads, sum_value=self._cache.load_seconds,
+        )
         yield CounterMetricFamily("superlite_model_evictions", "Models evicted from the cache.", self._cache.evictions)
 
 

@@ -192,10 +192,24 @@ class Stats(BaseModel):
     versions: list[VersionStats]
 
 
+class WorkerProcess(BaseModel):
+    """One serving process's last report in the database (see ``superlite status``)."""
+
+    id: str
+    queues: list[str]
+    loaded: list[str]
+    heartbeat_age: float
+
+
 class Workers(BaseModel):
-    """``GET /api/workers``: who consumes the queue predictions go to (empty with in-process compute)."""
+    """``GET /api/workers``: who consumes the queue predictions go to (empty with in-process compute).
+
+    ``processes`` are the serving processes that report to the database (worker pool processes
+    with their heartbeat rows) and the model versions each holds.
+    """
 
     compute: str
     queue: str | None = None
     workers: list[str]
     waiting: int | None = None
+    processes: list[WorkerProcess] = []

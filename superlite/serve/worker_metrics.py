@@ -10,6 +10,11 @@ Celery's ``task_prerun``/``task_postrun`` signals, so the task code is untouched
   ``version`` is empty when the caller pinned a bare uuid without its version.
 * ``superlite_worker_task_duration_seconds{model,version,status}``: histogram of the time the
   task ran in the worker (load + compute; the queue wait is not in it).
+* ``superlite_model_load_seconds``: histogram of the time each load into a pool process's model
+  cache took (record, artifacts read and verified, model rebuilt).
+* ``superlite_swaps_total{result}``: versions a follower loaded and warmed for the aliases it
+  follows (``result="ready"``) or refused (``"failed"``, with the reason in ``superlite status``):
+  the first phase of each hot swap, per pool process.
 
 The API's ``superlite_request_duration_seconds`` includes the broker round trip and the queue;
 the difference between the two is the time spent between the API and the worker.
@@ -26,6 +31,7 @@ import time
 from typing import Any
 
 from superlite.components.reference import parse_reference
+from superlite.compute.celery.tasks import ServingListeners
 
 #: prometheus-client's variable naming the directory its multiprocess mode writes to.
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -47,8 +53,22 @@ class WorkerMetrics:
             ["model", "version", "status"],
             registry=self.registry,
         )
+        self.model_load = Histogram(
+            "superlite_model_load_seconds", "Seconds each load into a model cache took.", registry=self.registry
+        )
+        self.swaps = Counter(
+            "superlite_swaps", "Followed versions loaded and warmed (ready) or refused (failed).", ["result"],
+            registry=self.registry,
+        )
         self._started: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def listeners(self) -> ServingListeners:
+        """The hooks that feed :attr:`model_load` and :attr:`swaps` from each pool process."""
+        return ServingListeners(
+            model_loaded=lambda _uuid, seconds: self.model_load.observe(seconds),
+            target_prepared=lambda _uuid, result: self.swaps.labels(result).inc(),
+        )
 
     def task_started(self, task_id: str | None = None, **_: Any) -> None:
         """``task_prerun`` handler: note when the task started."""

@@ -5,14 +5,30 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
+import superlite
 from superlite.testing.browser import dump_dom, require_chromium, screenshot
+
+
+@pytest.fixture(scope="module", autouse=True)
+def aliases(models_uri: str) -> None:
+    """``double`` gets a production alias with a canary; the page reads the database at each request."""
+    with superlite.connect(models_uri, broker=None) as db:
+        db.set_alias("model", "double", "production", version=0)
+        db.start_canary("model", "double", "production", version=1, percent=10)
+        db.set_alias("model", "echo", "staging", version=0)
 
 
 def test_dashboard_html_lists_models_without_a_browser(client):
     page = client.get("/").text
     assert 'data-model="double"' in page and 'data-model="echo"' in page
     assert '<option value="pair">pair</option>' in page
+    assert (
+        '<span class="alias" data-alias="production">production → v0 '
+        '<span class="canary">(canary v1: 10 %)</span></span>' in page
+    )
+    assert '<span class="alias" data-alias="staging">staging → v0</span>' in page
 
 
 def test_dashboard_in_headless_chromium(server, client, tmp_path):
@@ -25,6 +41,7 @@ def test_dashboard_in_headless_chromium(server, client, tmp_path):
     assert "<h1>superlite</h1>" in dom
     for model in ("double", "echo", "pair", "boom"):
         assert f'<tr data-model="{model}"><td>{model}</td>' in dom
+    assert "production → v0" in dom and "(canary v1: 10 %)" in dom
     # rows the page's script built from /api/stats: proof that it ran and fetched
     double = re.search(r'data-model="double" data-version="1"><td>double</td><td>1</td><td class="num requests">(\d+)</td>', dom)
     assert double and int(double.group(1)) >= 4

@@ -55,7 +55,9 @@ def test_metrics_count_each_version(client):
     assert float(samples['superlite_requests_total{model="boom",status="error",version="0"}']) >= 1
     assert 'superlite_request_duration_seconds_bucket{le="0.005",model="double",status="success",version="0"}' in samples
     assert float(samples["superlite_models_loaded"]) >= 2
-    assert client.get("/api/workers").json() == {"compute": "local", "workers": []}
+    assert float(samples["superlite_model_load_seconds_count"]) == float(samples["superlite_model_loads_total"]) >= 2
+    assert float(samples["superlite_model_load_seconds_sum"]) > 0
+    assert client.get("/api/workers").json() == {"compute": "local", "workers": [], "processes": []}
     stats = client.get("/api/stats").json()
     assert stats["compute"] == "local"
     row = next(r for r in stats["versions"] if (r["model"], r["version"]) == ("double", "0"))

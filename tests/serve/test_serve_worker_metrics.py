@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from superlite import ObjectModel, Selector
-from superlite.errors import RemoteError
+from superlite.errors import RemoteError, SwapError
 from superlite.testing.http import free_port
 from superlite.testing.services import require_service
 from superlite.testing.workers import running_stack
@@ -34,3 +34,22 @@ def test_worker_exports_task_metrics_of_all_its_processes(tmp_path):
         assert samples['superlite_worker_task_duration_seconds_count{model="inc",status="success",version="0"}'] == 12
         pids = {p for p in stack.workers[0].pids() if p != stack.workers[0].pid}
         assert len(pids) == 2
+
+
+def test_worker_exports_model_loads_and_swaps(tmp_path):
+    broker = require_service("redis")
+    port = free_port()
+    follow = ("--concurrency", "1", "--follow", "model:*@production", "--heartbeat", "0.2", "--poll", "0.05")
+    with running_stack("sqlite", broker, tmp_path, *follow, "--metrics-port", str(port), count=1) as stack:
+        with stack.connect() as db:
+            db.apply(ObjectModel("inc", object=lambda x: x + 1, warmup=[1]))
+            db.apply(ObjectModel("inc", object=lambda x: 1 / x, warmup=[0]))
+            db.set_alias("model", "inc", "production", version=0)
+            with pytest.raises(SwapError, match="ZeroDivisionError"):
+                db.set_alias("model", "inc", "production", version=1)
+            assert db.load("model", "inc@production").predict(1) == 2
+        samples = scrape(port)
+        assert samples['superlite_swaps_total{result="ready"}'] >= 1
+        assert samples['superlite_swaps_total{result="failed"}'] >= 1
+        assert samples["superlite_model_load_seconds_count"] >= 2
+        assert samples["superlite_model_load_seconds_sum"] > 0

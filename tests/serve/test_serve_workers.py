@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from conftest import fill
 
+from superlite.testing.browser import dump_dom, require_chromium
 from superlite.testing.http import LiveServer, running_server
 from superlite.testing.services import require_service
 from superlite.testing.workers import Stack, running_stack
@@ -39,6 +41,34 @@ def test_infer_runs_on_a_worker(remote_server):
     workers = httpx.get(f"{server.url}/api/workers", timeout=60).json()
     assert workers["compute"] == "celery" and workers["queue"] == stack.queue
     assert workers["workers"] == [f"superlite-{stack.workers[0].pid}@{socket.gethostname()}"]
+
+
+def processes_once_one_holds(server: LiveServer, held: str) -> list[dict]:
+    """``/api/workers``'s processes, once one reports holding ``held`` (rows are rewritten every 2 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        processes = httpx.get(f"{server.url}/api/workers", timeout=60).json()["processes"]
+        if any(held in process["loaded"] for process in processes):
+            return processes
+        assert time.monotonic() < deadline, f"no serving process reported holding {held}: {processes}"
+        time.sleep(0.5)
+
+
+def test_workers_report_the_versions_they_hold(remote_server):
+    server, stack = remote_server
+    assert httpx.post(f"{server.url}/predict/echo", json={"input": 1}, timeout=60).status_code == 200
+    processes = processes_once_one_holds(server, "echo v0")
+    assert all(process["queues"] == [stack.queue] and process["heartbeat_age"] >= 0 for process in processes)
+
+
+def test_dashboard_shows_the_workers_in_a_browser(remote_server, tmp_path):
+    chromium = require_chromium()
+    server, stack = remote_server
+    assert httpx.post(f"{server.url}/predict/echo", json={"input": 1}, timeout=60).status_code == 200
+    processes_once_one_holds(server, "echo v0")
+    dom = dump_dom(chromium, server.url + "/", tmp_path / "profile")
+    assert f"worker(s) on queue {stack.queue}" in dom
+    assert 'data-process="' in dom and "echo v0" in dom
 
 
 def test_a_model_error_on_a_worker_is_a_500_naming_it(remote_server):

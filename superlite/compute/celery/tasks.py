@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -44,19 +44,40 @@ class FollowOptions:
     release_after: float = RELEASE_AFTER
 
 
+@dataclass(frozen=True)
+class ServingListeners:
+    """What a serving process reports as it happens (``superlite worker --metrics-port`` counts it).
+
+    ``model_loaded(uuid, seconds)`` runs after each load into the process's model cache;
+    ``target_prepared(uuid, result)`` after its follower loaded and warmed a followed version
+    (``"ready"``) or refused it (``"failed"``): the first phase of a hot swap.
+    """
+
+    model_loaded: Callable[[str, float], None] | None = None
+    target_prepared: Callable[[str, str], None] | None = None
+
+
 class WorkerState:
     """The worker process's own Datalayer (in-process compute), opened once per process.
 
     ``cache_mb`` and ``cache_items`` bound its model cache (None: no bound). With ``follow``,
     :meth:`start_follower` runs a :class:`~superlite.compute.follower.Follower` in the process:
-    its heartbeat row, and the models it keeps loaded.
+    its heartbeat row, and the models it keeps loaded. ``listeners`` are attached to the cache
+    and the follower of each process.
     """
 
     def __init__(
-        self, settings: Settings, *, cache_mb: float | None, cache_items: int | None, follow: FollowOptions | None = None
+        self,
+        settings: Settings,
+        *,
+        cache_mb: float | None,
+        cache_items: int | None,
+        follow: FollowOptions | None = None,
+        listeners: ServingListeners = ServingListeners(),
     ) -> None:
         self.settings = replace(settings, broker=None, cache=CacheOptions(cache_mb=cache_mb, cache_items=cache_items))
         self.follow = follow
+        self.listeners = listeners
         self._db: Datalayer | None = None
         self._pid: int | None = None
         self._follower: Follower | None = None
@@ -71,6 +92,8 @@ class WorkerState:
             if self._db is None or self._pid != os.getpid():
                 self._db = open_datalayer(self.settings)
                 self._pid = os.getpid()
+                if self.listeners.model_loaded is not None:
+                    self._db.executor.models.load_listeners.append(self.listeners.model_loaded)
             return self._db
 
     def start_follower(self) -> None:
@@ -83,6 +106,8 @@ class WorkerState:
             poll_interval=options.poll_interval, heartbeat_interval=options.heartbeat_interval,
             release_after=options.release_after,
         )
+        if self.listeners.target_prepared is not None:
+            follower.prepare_listeners.append(self.listeners.target_prepared)
         follower.start()
         self._follower = follower
 

@@ -28,7 +28,7 @@ from superlite.compute.celery.app import (
     queue_name,
     visibility_timeout,
 )
-from superlite.compute.celery.tasks import FollowOptions, WorkerState, register_task
+from superlite.compute.celery.tasks import FollowOptions, ServingListeners, WorkerState, register_task
 from superlite.config import CacheOptions, Settings
 from superlite.serialization.wire import CODEC
 
@@ -52,6 +52,7 @@ def run_worker(
     pool: str = "prefork",
     paths: Sequence[str] = (),
     follow: FollowOptions | None = None,
+    listeners: ServingListeners = ServingListeners(),
 ) -> int:
     """Serve the models of ``settings.uri`` to tasks from ``settings.broker`` until stopped.
 
@@ -59,7 +60,8 @@ def run_worker(
     model cache (None: unbounded). ``paths`` and then the working directory go first on
     ``sys.path``, so model code of the project the worker runs in imports. Every serving
     process (each pool process with prefork) writes a heartbeat row and keeps ``follow``'s
-    targets loaded and warm (see :mod:`superlite.compute.follower`). Checks that the database
+    targets loaded and warm (see :mod:`superlite.compute.follower`), and reports loads and
+    prepared targets to ``listeners``. Checks that the database
     and the broker answer before it starts, and returns the worker's exit code.
     """
     if pool not in POOLS:
@@ -68,7 +70,7 @@ def run_worker(
     add_import_paths(imports)
     queues = list(queues) or [queue_name(settings)]
     follow = replace(follow or FollowOptions(), queues=tuple(queues))
-    state = WorkerState(settings, cache_mb=cache_mb, cache_items=cache_items, follow=follow)
+    state = WorkerState(settings, cache_mb=cache_mb, cache_items=cache_items, follow=follow, listeners=listeners)
     state.datalayer()
     if pool == "prefork":
         state.close()
