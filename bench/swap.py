@@ -10,7 +10,8 @@ and has 8 client threads predict through ``db.load(..., alias="production")`` pr
 2. ten moves (set, canary, promote, rollback), each followed by a second of traffic; every
    request is timed, failures counted;
 3. one thread alternating an alias-following proxy and a pinned proxy of the same version
-   (the alias read at every call, then reused for up to a second with ``alias_refresh=1``).
+   (with the default ``alias_refresh``: the alias state reused until the change feed says it
+   moved; then with ``alias_refresh=0``: the alias read at every call).
 
 Prints total and failed requests, p50/p99 latency during swaps as a ratio of steady state,
 the time from each move's call to the first answer from its new target, how long the moves
@@ -195,13 +196,14 @@ def run(db: superlite.Datalayer, connect: Callable[[], superlite.Datalayer], nam
 def overhead(db: superlite.Datalayer, name: str, calls: int = 400) -> None:
     """Sequential calls alternating an alias-following proxy and a pinned one (same version).
 
-    Measured twice: reading the alias at every call (the default), and with ``alias_refresh=1``
-    (the alias state is reused for up to a second).
+    Measured twice: with the default ``alias_refresh`` (the alias state reused until the change
+    feed says it moved), and with ``alias_refresh=0`` (the alias read at every call).
     """
     pinned = db.load("model", name, version=db.aliases("model", name)[ALIAS]["version"])
     with superlite.connect(db.settings.uri, broker=db.settings.broker, queue=db.settings.celery.queue,
-                           alias_refresh=1.0) as refreshing:
-        for label, owner in (("read per call", db), ("alias_refresh=1 s", refreshing)):
+                           alias_refresh=0) as reading:
+        default = f"alias_refresh={db.settings.swap.alias_refresh:g} s, the default"
+        for label, owner in ((default, db), ("alias_refresh=0, read per call", reading)):
             following = owner.load("model", name, alias=ALIAS)
             timings: dict[str, list[float]] = {"alias": [], "pinned": []}
             for i in range(calls):

@@ -106,14 +106,15 @@ class SwapOptions:
 
     ``swap_timeout``: seconds a move waits for live following workers to load and warm its new
     target before it goes ahead without the ones still loading. ``swap_poll``: seconds between
-    two looks at their readiness. ``alias_refresh``: seconds an alias-following proxy of this
-    Datalayer may reuse the alias state it read (None: read it at every call, so a move is seen
-    at the next call; with a value, within that many seconds, for one read per interval).
+    two looks at their readiness. ``alias_refresh``: seconds between two reads of the change
+    feed by which alias-following proxies of this Datalayer learn of moves made elsewhere; they
+    reuse an alias state until then, so a call costs no alias read (0: read the alias at every
+    call, so a move is seen at the next call).
     """
 
     swap_timeout: float = 60.0
     swap_poll: float = 0.05
-    alias_refresh: float | None = None
+    alias_refresh: float = 0.2
 
 
 _GROUPS: dict[str, type] = {
@@ -226,7 +227,7 @@ def _allowed_types(hint: Any) -> tuple[type, ...]:
 
 
 #: Numeric options for which 0 is meaningful (every other one must be greater than 0).
-_ZERO_ALLOWED = frozenset({"gc_grace"})
+_ZERO_ALLOWED = frozenset({"gc_grace", "alias_refresh"})
 
 
 def _in_range(name: str, value: object) -> object:

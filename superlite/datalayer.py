@@ -445,6 +445,7 @@ class Datalayer:
 
     def close(self) -> None:
         """Stop compute, drop loaded models and release store connections."""
+        self.resolver.close()
         self.compute_backend.close()
         self.executor.close()
         self.registry.close()

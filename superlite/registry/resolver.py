@@ -8,17 +8,20 @@ the alias, the request's routing key decides which side answers (see
 :func:`~superlite.registry.lifecycle.in_canary`). ``latest`` is built in and always means the
 newest version.
 
-With ``alias_refresh`` (seconds), an alias state read is reused for that long: callers see a move
-within ``alias_refresh`` seconds instead of at their next call, for one read per interval
-instead of one per call. Workers keep a version they no longer follow for ``--release-after``
+With ``alias_refresh`` (seconds; the default), an alias state is read once and reused until the
+change feed, read every ``alias_refresh`` seconds by an :class:`~superlite.registry.alias_watch.AliasWatch`,
+says the alias moved: no read per call, and a move made elsewhere is seen within about
+``alias_refresh`` seconds (one made through this Datalayer at once). With 0, the alias is read
+at every call. Workers keep a version they no longer follow for ``--release-after``
 seconds after its last call, which should exceed ``alias_refresh``.
 """
 
 from __future__ import annotations
 
-import time
+import threading
 
 from superlite.components.reference import LATEST, Resolved, Selector
+from superlite.registry.alias_watch import AliasWatch
 from superlite.registry.lifecycle import Lifecycle, in_canary
 from superlite.registry.registry import Registry
 from superlite.stores.base import AliasState
@@ -27,11 +30,13 @@ from superlite.stores.base import AliasState
 class Resolver:
     """Turns selectors into the :class:`~superlite.components.reference.Resolved` version to run."""
 
-    def __init__(self, registry: Registry, lifecycle: Lifecycle, alias_refresh: float | None = None) -> None:
+    def __init__(self, registry: Registry, lifecycle: Lifecycle, alias_refresh: float = 0.0) -> None:
         self.registry = registry
         self.lifecycle = lifecycle
         self.alias_refresh = alias_refresh
-        self._states: dict[tuple[str, str, str], tuple[float, AliasState]] = {}
+        self._states: dict[tuple[str, str, str], tuple[int, AliasState]] = {}
+        self._watch: AliasWatch | None = None
+        self._watch_lock = threading.Lock()
 
     def resolve(self, selector: Selector, key: str | None = None, *, split: bool = True) -> Resolved:
         """The version ``selector`` means now for a request with routing ``key``.
@@ -56,14 +61,32 @@ class Resolver:
             if all(part is None or part == have for part, have in zip(wanted, key)):
                 del self._states[key]
 
+    def close(self) -> None:
+        """Stop watching the change feed."""
+        if self._watch is not None:
+            self._watch.stop()
+
     def _alias(self, type_id: str, identifier: str, alias: str) -> AliasState:
-        if self.alias_refresh is None:
+        watch = self._watching()
+        if watch is None:
             return self.lifecycle.get(type_id, identifier, alias)
         key = (type_id, identifier, alias)
         cached = self._states.get(key)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < self.alias_refresh:
+        if cached is not None and watch.fresh(key, cached[0]):
             return cached[1]
+        position = watch.position()  # before the read: a move seen after it invalidates this state
         state = self.lifecycle.get(type_id, identifier, alias)
-        self._states[key] = (now, state)
+        self._states[key] = (position, state)
         return state
+
+    def _watching(self) -> AliasWatch | None:
+        """The change-feed watch, started at the first alias read (None when ``alias_refresh`` is 0)."""
+        if not self.alias_refresh:
+            return None
+        if self._watch is None:
+            with self._watch_lock:
+                if self._watch is None:
+                    watch = AliasWatch(self.registry.metadata, self.alias_refresh)
+                    watch.start()
+                    self._watch = watch
+        return self._watch

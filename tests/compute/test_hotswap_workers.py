@@ -137,20 +137,20 @@ def test_no_request_fails_while_the_alias_moves_under_load(make_stack, redis_bro
         clients = [threading.Thread(target=client) for _ in range(3)]
         for thread in clients:
             thread.start()
-        moves = [
-            lambda: db.set_alias("model", name, "production", version=1),
-            lambda: db.start_canary("model", name, "production", version=2, percent=50),
-            lambda: db.promote("model", name, "production"),
-            lambda: db.rollback("model", name, "production"),
-            lambda: db.set_alias("model", name, "production", version=0),
+        moves = [  # each with a version that must answer after it (clients see a move within alias_refresh)
+            (lambda: db.set_alias("model", name, "production", version=1), "v1"),
+            (lambda: db.start_canary("model", name, "production", version=2, percent=50), "v2"),
+            (lambda: db.promote("model", name, "production"), "v2"),
+            (lambda: db.rollback("model", name, "production"), "v1"),
+            (lambda: db.set_alias("model", name, "production", version=0), "v0"),
         ]
         try:
-            for move in moves:
+            for move, expected in moves:
                 seen = len(answers)
                 wait_for(lambda: len(answers) > seen + 3, "requests between two moves")
+                seen = len(answers)
                 move()
-            seen = len(answers)
-            wait_for(lambda: len(answers) > seen + 3, "requests after the last move")
+                wait_for(lambda: expected in answers[seen:], f"an answer from {expected} after the move")
         finally:
             stop.set()
             for thread in clients:

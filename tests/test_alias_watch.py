@@ -1,0 +1,142 @@
+"""Alias-following callers reuse alias states until the change feed says they moved.
+
+The watch's thread is driven by hand here (a long ``alias_refresh``, then ``poll()``), so each
+interleaving is forced, not hoped for; one test lets the thread run to check the bound.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+import superlite
+from superlite import ObjectModel
+from superlite.registry.alias_watch import AliasWatch
+from superlite.registry.resolver import Resolver
+
+
+@pytest.fixture(params=["sqlite", "mongomock"])
+def uri(request: pytest.FixtureRequest, tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'watch.db'}" if request.param == "sqlite" else f"mongomock://watch-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def mover(uri: str) -> Iterator[superlite.Datalayer]:
+    """The Datalayer that stores three versions of ``m`` and moves the alias (another process, in effect)."""
+    with superlite.connect(uri, broker=None, alias_refresh=0) as db:
+        for i in range(3):
+            db.apply(ObjectModel("m", object=lambda x, i=i: (f"v{i}", x)))
+        db.set_alias("model", "m", "production", version=0)
+        yield db
+
+
+@pytest.fixture
+def caller(uri: str, mover: superlite.Datalayer) -> Iterator[superlite.Datalayer]:
+    """A Datalayer whose watch polls only when a test says so."""
+    with superlite.connect(uri, broker=None, alias_refresh=3600.0) as db:
+        yield db
+
+
+def count_reads(resolver: Resolver) -> list[str]:
+    """Record each alias read the resolver makes."""
+    reads: list[str] = []
+    read = resolver.lifecycle.get
+
+    def counting(type_id: str, identifier: str, alias: str):
+        reads.append(alias)
+        return read(type_id, identifier, alias)
+
+    resolver.lifecycle.get = counting  # type: ignore[method-assign]
+    return reads
+
+
+def test_a_following_call_reads_the_alias_once(caller: superlite.Datalayer) -> None:
+    reads = count_reads(caller.resolver)
+    proxy = caller.load("model", "m@production")
+    assert [proxy.predict(i) for i in range(50)] == [("v0", i) for i in range(50)]
+    assert reads == ["production"]
+
+
+def test_a_move_elsewhere_is_seen_after_the_next_poll(caller: superlite.Datalayer, mover: superlite.Datalayer) -> None:
+    proxy = caller.load("model", "m@production")
+    assert proxy.predict(1) == ("v0", 1)
+    mover.set_alias("model", "m", "production", version=1)
+    assert proxy.predict(1) == ("v0", 1)  # not polled yet: the reused state
+    caller.resolver._watching().poll()
+    assert proxy.predict(1) == ("v1", 1)
+
+
+def test_removing_the_model_invalidates_its_aliases(caller: superlite.Datalayer, mover: superlite.Datalayer) -> None:
+    proxy = caller.load("model", "m@production")
+    proxy.predict(1)
+    mover.remove("model", "m", version=2)
+    reads = count_reads(caller.resolver)
+    caller.resolver._watching().poll()
+    assert proxy.predict(1) == ("v0", 1) and reads == ["production"]
+
+
+def test_a_state_read_before_a_move_and_stored_after_the_poll_is_not_reused(
+    caller: superlite.Datalayer, mover: superlite.Datalayer
+) -> None:
+    """The race: read v0 → (move to v1, poll sees it) → store v0. The next call must read again."""
+    resolver = caller.resolver
+    watch = resolver._watching()
+    read = resolver.lifecycle.get
+    read_done, may_return = threading.Event(), threading.Event()
+
+    def slow_read(type_id: str, identifier: str, alias: str):
+        state = read(type_id, identifier, alias)
+        read_done.set()
+        may_return.wait(30)
+        return state
+
+    proxy = caller.load("model", "m@production")
+    resolver.forget()
+    resolver.lifecycle.get = slow_read  # type: ignore[method-assign]
+    first: list[object] = []
+    racing = threading.Thread(target=lambda: first.append(proxy.predict(1)))
+    racing.start()
+    assert read_done.wait(30)
+    mover.set_alias("model", "m", "production", version=1)
+    watch.poll()
+    resolver.lifecycle.get = read  # type: ignore[method-assign]
+    may_return.set()
+    racing.join(30)
+    assert first == [("v0", 1)]
+    assert proxy.predict(1) == ("v1", 1)
+
+
+def test_nothing_is_reused_while_the_feed_cannot_be_read(caller: superlite.Datalayer, mover: superlite.Datalayer) -> None:
+    proxy = caller.load("model", "m@production")
+    proxy.predict(1)
+    watch = caller.resolver._watching()
+    watch._trusted_until = time.monotonic() - 1  # as after several failed polls
+    mover.set_alias("model", "m", "production", version=2)
+    assert proxy.predict(1) == ("v2", 1)
+
+
+def test_the_thread_bounds_the_delay(uri: str, mover: superlite.Datalayer) -> None:
+    with superlite.connect(uri, broker=None, alias_refresh=0.05) as caller:
+        proxy = caller.load("model", "m@production")
+        assert proxy.predict(1) == ("v0", 1)
+        mover.set_alias("model", "m", "production", version=2)
+        deadline = time.monotonic() + 30
+        while proxy.predict(1) != ("v2", 1):
+            assert time.monotonic() < deadline, "the move was never seen"
+            time.sleep(0.01)
+
+
+def test_the_watch_pages_through_a_long_feed(mover: superlite.Datalayer) -> None:
+    watch = AliasWatch(mover.metadata, 3600.0)
+    start = watch.position()
+    for version in (1, 2, 0):
+        mover.set_alias("model", "m", "staging", version=version)
+    watch.poll()
+    assert watch.position() > start
+    assert not watch.fresh(("model", "m", "staging"), start)
+    assert watch.fresh(("model", "m", "production"), start)
+    assert watch.fresh(("model", "m", "staging"), watch.position())
