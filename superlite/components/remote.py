@@ -12,6 +12,7 @@ the proxy follows it). ``version`` and ``uuid`` say what serves now.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -135,6 +136,18 @@ class RemoteModel(Model):
         if self.db is None:
             return self.original_model.predict(x)
         return self.db.compute(self.selector, "predict", (x,), key=key, priority=priority, timeout=timeout)
+
+    async def apredict(
+        self, x: Any, *, key: str | None = None, priority: str | None = None, timeout: float | None = None
+    ) -> Any:
+        """:meth:`predict` for asyncio callers: awaits the answer without blocking the event loop.
+
+        With a Redis result backend the wait takes no thread (pub/sub on the loop); detached, the
+        model predicts in a worker thread.
+        """
+        if self.db is None:
+            return await asyncio.to_thread(self.original_model.predict, x)
+        return await self.db.acompute(self.selector, "predict", (x,), key=key, priority=priority, timeout=timeout)
 
     def predict_batches(  # type: ignore[override]
         self,

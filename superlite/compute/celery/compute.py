@@ -9,11 +9,13 @@ Its options (``timeout``, ``parallelism``) are in :class:`~superlite.config.Cele
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shlex
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +36,7 @@ from superlite.compute.celery.app import (
 )
 from superlite.compute.celery.envelope import unwrap
 from superlite.compute.celery.protocol import wire_options
+from superlite.compute.celery.waiting import redis_waiter
 from superlite.config import Settings
 from superlite.errors import ComputeError, SerializationError
 from superlite.serialization.wire import PreEncoded
@@ -83,6 +86,28 @@ class CeleryResult(ResultHandle):
         """Whether the answer has arrived."""
         return bool(self._async.ready())
 
+    async def aresult(self, timeout: float | None = None) -> object:
+        """Await the answer: on a Redis result backend through pub/sub on the event loop (no thread,
+        no polling; see :mod:`superlite.compute.celery.waiting`), else one at a time in the
+        compute's single result thread (Celery's ``rpc://`` consumer is not thread-safe).
+        """
+        wait = self._compute.default_timeout if timeout is None else timeout
+        waiter = self._compute.result_waiter
+        if waiter is None:
+            return await asyncio.get_running_loop().run_in_executor(self._compute.result_thread(), self.result, wait)
+        backend = self._compute.app.backend
+        try:
+            raw = await waiter.wait(backend.get_key_for_task(self.task_id), wait)
+        except Exception:  # noqa: BLE001 - the pub/sub connection failed: wait the ordinary way
+            return await asyncio.to_thread(self.result, wait)
+        if raw is None:
+            raise await asyncio.to_thread(self._compute.timeout_error, self.task_id, wait)
+        meta = backend.decode_result(raw)
+        if meta.get("status") != "SUCCESS":  # the task itself failed: Celery's own wait explains how
+            return await asyncio.to_thread(self.result, wait)
+        self._compute.forget(self.task_id)
+        return unwrap(meta["result"])
+
 
 class CeleryCompute(Compute):
     """Runs tasks on ``superlite worker`` processes behind ``settings.broker``."""
@@ -98,6 +123,8 @@ class CeleryCompute(Compute):
         self.broker = mask_uri(settings.broker)
         self.backend = mask_uri(result_backend(settings))
         self._read_keys: list[bytes] = []
+        self.result_waiter = redis_waiter(self.app.backend, result_backend(settings))
+        self._result_thread: ThreadPoolExecutor | None = None
         self._forget_lock = threading.Lock()
         if check_broker:
             self.check_broker()
@@ -160,10 +187,18 @@ class CeleryCompute(Compute):
                 f"task {async_result.id} on queue {self.queue!r} failed before the model answered "
                 f"(broker {self.broker}, results {self.backend}): {type(exc).__name__}: {exc}"
             ) from exc
-        self._forget(str(async_result.id))
+        self.forget(str(async_result.id))
         return unwrap(envelope)
 
-    def _forget(self, task_id: str) -> None:
+    def result_thread(self) -> ThreadPoolExecutor:
+        """The one thread awaited results wait in when the result backend has no pub/sub channel."""
+        with self._forget_lock:
+            if self._result_thread is None:
+                self._result_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="superlite-results")
+            return self._result_thread
+
+    def forget(self, task_id: str) -> None:
+        """Delete the stored result of ``task_id`` (read already), batched."""
         backend = self.app.backend
         if not isinstance(backend, RedisBackend):
             return
@@ -253,6 +288,9 @@ class CeleryCompute(Compute):
         """
         with self._forget_lock:
             keys, self._read_keys = self._read_keys, []
+            waiting, self._result_thread = self._result_thread, None
+        if waiting is not None:
+            waiting.shutdown(wait=False, cancel_futures=True)
         self._delete(keys)
         backend = self.app.backend
         consumer = getattr(backend, "result_consumer", None)
