@@ -72,7 +72,8 @@ class ModelCache(Generic[T]):
     larger than the whole budget is still returned to the caller, but not kept. :meth:`pin`\ned
     entries (what a worker follows) are kept whatever the budget and never evicted. ``max_bytes``,
     ``max_items`` and ``measure`` may be changed at any time; the next admission uses them.
-    :attr:`loads` counts the loads and :attr:`load_seconds` sums their time; each function in
+    :attr:`hits` counts the gets answered from the cache, :attr:`loads` the others (misses),
+    and :attr:`load_seconds` sums the loads' time; each function in
     :attr:`load_listeners` is called with the key and the seconds after every load (metrics).
     """
 
@@ -92,6 +93,7 @@ class ModelCache(Generic[T]):
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
         self._pinned: set[str] = set()
+        self.hits = 0
         self.loads = 0
         self.load_seconds = 0.0
         self.load_listeners: list[Callable[[str, float], None]] = []
@@ -103,6 +105,7 @@ class ModelCache(Generic[T]):
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
+                self.hits += 1
                 return entry.value
             key_lock = self._loading.setdefault(key, threading.Lock())
         with key_lock:
@@ -110,6 +113,7 @@ class ModelCache(Generic[T]):
                 entry = self._entries.get(key)
                 if entry is not None:
                     self._entries.move_to_end(key)
+                    self.hits += 1
                     return entry.value
             started = time.perf_counter()
             try:

@@ -11,8 +11,9 @@ Prometheus conventions (``superlite_`` prefix, seconds, ``_total`` counters) and
 * ``superlite_request_duration_seconds{model,version,status}``: histogram, submit to answer.
 * ``superlite_requests_in_flight{model}``: calls submitted and not yet answered.
 * ``superlite_models_loaded``, ``superlite_model_cache_bytes``, ``superlite_model_loads_total``,
-  ``superlite_model_evictions_total``, ``superlite_model_load_seconds`` (count and sum): this
-  process's model cache (in-process compute).
+  ``superlite_model_evictions_total``, ``superlite_model_load_seconds`` (count and sum),
+  ``superlite_cache_hits_total{cache="model"}``, ``superlite_cache_misses_total{cache="model"}``:
+  this process's model cache (in-process compute).
 
 With several server processes (``superlite serve --workers N``) the values are shared through
 prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``), so any process answers the
@@ -117,6 +118,12 @@ class _CacheCollector(Collector):
         yield GaugeMetricFamily("superlite_models_loaded", "Models held in this process's cache.", len(self._cache.keys()))
         yield GaugeMetricFamily("superlite_model_cache_bytes", "Measured bytes of the cached models.", self._cache.total_bytes)
         yield CounterMetricFamily("superlite_model_loads", "Models loaded into the cache (cache misses).", self._cache.loads)
+        hits = CounterMetricFamily("superlite_cache_hits", "Lookups answered from a cache.", labels=["cache"])
+        hits.add_metric(["model"], self._cache.hits)
+        yield hits
+        misses = CounterMetricFamily("superlite_cache_misses", "Lookups a cache could not answer.", labels=["cache"])
+        misses.add_metric(["model"], self._cache.loads)
+        yield misses
         yield SummaryMetricFamily(
             "superlite_model_load_seconds", "Seconds the loads into the cache took.",
             count_value=self._cache.loads, sum_value=self._cache.load_seconds,

@@ -57,6 +57,8 @@ def test_metrics_count_each_version(client):
     assert float(samples["superlite_models_loaded"]) >= 2
     assert float(samples["superlite_model_load_seconds_count"]) == float(samples["superlite_model_loads_total"]) >= 2
     assert float(samples["superlite_model_load_seconds_sum"]) > 0
+    assert float(samples['superlite_cache_misses_total{cache="model"}']) == float(samples["superlite_model_loads_total"])
+    assert float(samples['superlite_cache_hits_total{cache="model"}']) >= 2  # double@0 three times: loaded once
     assert client.get("/api/workers").json() == {"compute": "local", "workers": [], "processes": []}
     stats = client.get("/api/stats").json()
     assert stats["compute"] == "local"
