@@ -142,7 +142,7 @@ def main() -> None:
         worker = start_worker(uri, args.broker, queue, args.concurrency, log, args.loglevel)
         try:
             with superlite.connect(uri, broker=args.broker, queue=queue, parallelism=args.concurrency * 4) as db:
-                app = db.compute_backend.app
+                app = db.compute_backend.backend.app
                 wait_ready(app, queue, worker, log)
                 local = ObjectModel("bench-trivial", object=identity)
                 model = db.load("model", db.apply(ObjectModel("bench-trivial", object=identity)).identifier)

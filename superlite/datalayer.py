@@ -15,6 +15,7 @@ import difflib
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,15 @@ from superlite.components.reference import Resolved, Selector, parse_reference, 
 from superlite.components.remote import RemoteModel
 from superlite.compute.base import Compute, ResultHandle, Task, TaskOptions
 from superlite.compute.executor import Executor
+from superlite.compute.local import LocalCompute
 from superlite.compute.pipeline import Wrapper, open_compute
+from superlite.compute.serving import ServingRouter
 from superlite.config import Settings
 from superlite.errors import ComponentError, ConfigurationError, DependencyError, NotFoundError, SchemaVersionError
 from superlite.registry import Lifecycle, Registry, Resolver
 from superlite.registry.deployment import Deployer, check_spec, read_spec
 from superlite.registry.follow import heartbeat_age, is_alive, stale_after
+from superlite.registry.serving import ServingModes
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
 from superlite.stores.registry import open_artifact_store, open_database
 
@@ -47,7 +51,11 @@ class Datalayer:
         self.lifecycle = Lifecycle(registry)
         self.resolver = Resolver(registry, self.lifecycle, settings.swap.alias_refresh)
         self.deployer = Deployer(registry, self.lifecycle)
+        self.serving = ServingModes(registry, self.resolver.watch)
         self.executor = Executor(self._load_model, settings.cache)
+        if settings.broker:
+            local = partial(ServingRouter, local=LocalCompute(self.executor), mode_of=self.serving.mode)
+            wrappers = (local, *wrappers)
         self.compute_backend: Compute = open_compute(settings, self.executor, wrappers)
 
     @property
@@ -249,12 +257,14 @@ class Datalayer:
         its ``name``, so :meth:`rollback_deployment` can apply an earlier one again.
         """
         checked = check_spec(read_spec(spec) if isinstance(spec, (str, Path)) else spec)
+        self.serving.check(checked)
         if check:
             moves = self.deployer.plan(checked)
             return {"deployment": checked["name"], "version": None, "moves": [m.to_dict() for m in moves]}
         deployment, moves = self.deployer.apply(checked, why)
         self.resolver.forget()
         stored = self.apply(deployment)
+        self.serving.forget()
         return {"deployment": stored.identifier, "version": stored.version, "moves": [m.to_dict() for m in moves]}
 
     def rollback_deployment(self, name: str, version: int | None = None) -> dict[str, Any]:

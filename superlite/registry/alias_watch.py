@@ -39,6 +39,7 @@ class AliasWatch:
         self._lock = threading.Lock()
         self._position = metadata.last_change_id()
         self._changed: dict[AliasKey, int] = {}
+        self._changed_types: dict[str, int] = {}
         self._trusted_until = time.monotonic() + self._grace()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -55,6 +56,11 @@ class AliasWatch:
                 return False
             return position >= max(self._changed.get(key, 0), self._changed.get((key[0], key[1], None), 0))
 
+    def fresh_type(self, type_id: str, position: int) -> bool:
+        """Whether something derived from every component of ``type_id``, read at ``position``, may still be used."""
+        with self._lock:
+            return time.monotonic() <= self._trusted_until and position >= self._changed_types.get(type_id, 0)
+
     def poll(self) -> None:
         """Read the feed from the position seen and note which aliases and identifiers changed."""
         position = self.position()
@@ -67,6 +73,7 @@ class AliasWatch:
                         self._changed[(event.type_id, event.identifier, alias)] = event.id
                     elif event.kind == "remove":
                         self._changed[(event.type_id, event.identifier, None)] = event.id
+                    self._changed_types[event.type_id] = event.id
                 if events:
                     position = self._position = events[-1].id
                 self._trusted_until = time.monotonic() + self._grace()

@@ -100,7 +100,8 @@ def check_spec(spec: object) -> dict[str, Any]:
                 raise ConfigurationError(
                     f"models.{identifier}.canary: alias {model.canary.alias!r} is not among its aliases {sorted(model.aliases)}"
                 )
-    return checked.model_dump()
+    # A model without a serving mode is stored as before the field existed (same content hash).
+    return checked.model_dump(exclude={"models": {name: {"serving"} for name, m in checked.models.items() if m.serving is None}})
 
 
 class Deployer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -16,13 +18,18 @@ class CanarySpec(BaseModel):
 
 
 class ModelSpec(BaseModel):
-    """Where one model's aliases point (``{alias: version}``), and at most one canary."""
+    """Where one model's aliases point (``{alias: version}``), at most one canary, and where it runs.
+
+    ``serving``: ``"local"`` runs its predictions in the caller's process even when the caller
+    has a broker; ``"remote"`` (or nothing) sends them to workers when there is a broker.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     type: str = "model"
     aliases: dict[str, int] = Field(default_factory=dict)
     canary: CanarySpec | None = None
+    serving: Literal["local", "remote"] | None = None
 
 
 class DeploymentSpec(BaseModel):

@@ -79,8 +79,11 @@ class Resolver:
         self._states[key] = (position, state)
         return state
 
+    def watch(self) -> AliasWatch | None:
+        """The change-feed watch, started at the first use (None when ``alias_refresh`` is 0)."""
+        return self._watching()
+
     def _watching(self) -> AliasWatch | None:
-        """The change-feed watch, started at the first alias read (None when ``alias_refresh`` is 0)."""
         if not self.alias_refresh:
             return None
         if self._watch is None:

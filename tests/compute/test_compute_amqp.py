@@ -27,7 +27,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def test_predicts_on_a_worker_with_rpc_results(stack: Stack) -> None:
     with stack.connect() as db:
-        assert db.compute_backend.backend == "rpc://"
+        assert db.compute_backend.backend.results == "rpc://"
         model = db.apply(ObjectModel(f"echo-{uuid.uuid4().hex[:8]}", object=remote_models.pid_and_echo, serve=True))
         pid, value = model.predict((b"raw", np.arange(3)))
         batches = model.predict_batches(list(range(25)), chunk_size=4)

@@ -27,7 +27,7 @@ def unique(prefix: str) -> str:
 
 def test_many_awaited_predictions_take_no_thread_each(stack: Stack) -> None:
     with stack.connect() as db:
-        assert isinstance(db.compute_backend.result_waiter, RedisResultWaiter)
+        assert isinstance(db.compute_backend.backend.result_waiter, RedisResultWaiter)
         model = db.apply(ObjectModel(unique("echo"), object=remote_models.echo, serve=True))
         peak = 0
 
@@ -73,7 +73,7 @@ def test_acompute_on_rabbitmq_waits_in_threads(tmp_path) -> None:
 
     broker = require_service("rabbitmq")
     with running_stack("sqlite", broker, tmp_path, "--concurrency", "1", count=1) as rabbit, rabbit.connect() as db:
-        assert db.compute_backend.result_waiter is None
+        assert db.compute_backend.backend.result_waiter is None
         model = db.apply(ObjectModel(unique("echo"), object=remote_models.echo, serve=True))
 
         async def main() -> list[object]:

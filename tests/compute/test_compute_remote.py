@@ -209,7 +209,7 @@ def test_predict_batches_keeps_order_across_chunks(stack: Stack) -> None:
 def test_results_do_not_pile_up_in_redis(stack: Stack) -> None:
     client = redis.Redis.from_url(stack.broker)
     with stack.connect() as db:
-        backend = db.compute_backend.app.backend
+        backend = db.compute_backend.backend.app.backend
         model = db.apply(ObjectModel(unique("echo"), object=remote_models.echo, serve=True))
         handles = [db.compute(model.reference, "predict", (i,), wait=False) for i in range(150)]
         assert [handle.result() for handle in handles] == list(range(150))

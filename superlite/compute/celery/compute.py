@@ -121,7 +121,7 @@ class CeleryCompute(Compute):
         self.default_timeout = settings.celery.timeout
         self.parallelism = settings.celery.parallelism
         self.broker = mask_uri(settings.broker)
-        self.backend = mask_uri(result_backend(settings))
+        self.results = mask_uri(result_backend(settings))
         self._read_keys: list[bytes] = []
         self.result_waiter = redis_waiter(self.app.backend, result_backend(settings))
         self._result_thread: ThreadPoolExecutor | None = None
@@ -167,7 +167,7 @@ class CeleryCompute(Compute):
 
     def _unreachable(self, exc: BaseException) -> ComputeError:
         return ComputeError(
-            f"cannot send the task to queue {self.queue!r}: broker {self.broker} (results: {self.backend}) "
+            f"cannot send the task to queue {self.queue!r}: broker {self.broker} (results: {self.results}) "
             f"unreachable: {type(exc).__name__}: {exc}"
         )
 
@@ -185,7 +185,7 @@ class CeleryCompute(Compute):
         except Exception as exc:
             raise ComputeError(
                 f"task {async_result.id} on queue {self.queue!r} failed before the model answered "
-                f"(broker {self.broker}, results {self.backend}): {type(exc).__name__}: {exc}"
+                f"(broker {self.broker}, results {self.results}): {type(exc).__name__}: {exc}"
             ) from exc
         self.forget(str(async_result.id))
         return unwrap(envelope)
