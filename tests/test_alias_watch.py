@@ -140,3 +140,22 @@ def test_the_watch_pages_through_a_long_feed(mover: superlite.Datalayer) -> None
     assert not watch.fresh(("model", "m", "staging"), start)
     assert watch.fresh(("model", "m", "production"), start)
     assert watch.fresh(("model", "m", "staging"), watch.position())
+
+
+def test_postgresql_wakes_a_waiting_watch_at_each_change(tmp_path) -> None:
+    from superlite.testing.databases import isolated_database
+
+    with isolated_database("postgresql", tmp_path) as uri, superlite.connect(uri, broker=None) as db:
+        db.apply(ObjectModel("m", object=lambda x: x))
+        assert db.metadata.wait_for_changes(0.01) is True  # LISTENing from now on
+        with superlite.connect(uri, broker=None) as other:
+            other.set_alias("model", "m", "production", version=0)
+        woke = threading.Event()
+        waiting = threading.Thread(target=lambda: (db.metadata.wait_for_changes(60), woke.set()))
+        waiting.start()
+        waiting.join(30)
+        assert woke.is_set(), "the change's NOTIFY did not end a 60 s wait within 30 s"
+
+
+def test_stores_without_notifications_say_so(mover: superlite.Datalayer) -> None:
+    assert mover.metadata.wait_for_changes(60) is False

@@ -37,6 +37,7 @@ from superlite.listeners.component import OUTPUTS_PREFIX, Listener
 from superlite.listeners.source import Batch, Change, Lag, ListenerSource, ListenerState, SourceId
 from superlite.serialization.wire import CODEC
 from superlite.stores.sql.engine import retrying, writer
+from superlite.stores.sql.notify import Notifications
 
 #: The channel PostgreSQL triggers notify.
 CHANNEL = "superlite_listeners"
@@ -151,7 +152,7 @@ class SQLListenerSource(ListenerSource):
         self.chained = listener.table.startswith(OUTPUTS_PREFIX)
         # A chained listener's key is another listener's JSON output, reflected as text on MariaDB.
         self._json_text = self.chained and not isinstance(self.key_column.type, sa.JSON)
-        self._listening: Any = None
+        self._notifications = Notifications(self.engine, CHANNEL)
         self._has_errors = True  # until state() has looked
         self._tag = "_superlite_" + hashlib.sha256(self.name.encode()).hexdigest()[:12]
 
@@ -488,21 +489,8 @@ class SQLListenerSource(ListenerSource):
 
     def wait(self, seconds: float) -> None:
         """PostgreSQL: wait for a trigger's NOTIFY (or ``seconds``); elsewhere sleep."""
-        if self.dialect != "postgresql":
-            time.sleep(seconds)
-            return
-        if self._listening is None:
-            raw = self.engine.raw_connection()
-            driver = raw.driver_connection
-            raw.detach()  # a LISTENing connection must not go back to the pool
-            driver.autocommit = True
-            driver.execute(f"LISTEN {CHANNEL}")
-            self._listening = driver
-        for _ in self._listening.notifies(timeout=seconds, stop_after=1):
-            pass
+        self._notifications.wait(seconds)
 
     def close(self) -> None:
         """Close the PostgreSQL LISTEN connection, if one was opened."""
-        if self._listening is not None:
-            self._listening.close()
-            self._listening = None
+        self._notifications.close()

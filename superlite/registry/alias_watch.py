@@ -29,6 +29,9 @@ AliasKey = tuple[str, str, str | None]
 #: Events read from the feed per query.
 PAGE = 1000
 
+#: Longest single wait for a notification (seconds): how long stop() may take to be heard.
+NOTIFY_SLICE = 1.0
+
 
 class AliasWatch:
     """Follows the change feed of ``metadata`` for alias moves and removals (see the module docstring)."""
@@ -96,11 +99,17 @@ class AliasWatch:
             thread.join(timeout=10)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.is_set():
             try:
-                self.poll()
+                # PostgreSQL wakes the watch at each committed change (LISTEN/NOTIFY), in slices of
+                # at most a second so that stop() is heard; other stores are polled every interval.
+                if not self.metadata.wait_for_changes(min(self.interval, NOTIFY_SLICE)) and self._stop.wait(self.interval):
+                    return
+                if not self._stop.is_set():
+                    self.poll()
             except Exception as exc:  # noqa: BLE001 - reported; states are not reused until a poll succeeds
                 logger.warning("cannot read the change feed (alias states are read at each call meanwhile): %s", exc)
+                self._stop.wait(self.interval)
 
     def _grace(self) -> float:
         """How long reused states stay trusted after a successful poll: a few missed polls."""

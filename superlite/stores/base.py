@@ -332,6 +332,14 @@ class MetadataStore(abc.ABC):
         0 for a database where nothing changed yet.
         """
 
+    def wait_for_changes(self, seconds: float) -> bool:
+        """Block until a change may have been committed or ``seconds`` passed, and return True.
+
+        A store whose database cannot notify (the default) returns False at once: the caller
+        then polls :meth:`changes` at its own pace.
+        """
+        return False
+
     @abc.abstractmethod
     def schema_status(self) -> SchemaStatus:
         """The database's schema revision, the newest this release knows, and the steps between."""

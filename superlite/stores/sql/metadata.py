@@ -20,8 +20,9 @@ from superlite.errors import SuperliteError, VersionConflictError
 from superlite.stores.base import ArtifactRef, ChangeEvent, ComponentRecord, MetadataStore, SchemaStatus
 from superlite.stores.sql import migrate
 from superlite.stores.sql.aliases import SQLAliases
-from superlite.stores.sql.changes import write_events
+from superlite.stores.sql.changes import NOTIFY_CHANNEL, write_events
 from superlite.stores.sql.engine import reporting, retrying, writer
+from superlite.stores.sql.notify import Notifications
 from superlite.stores.sql.schema import (
     change_counter,
     changes,
@@ -42,6 +43,7 @@ class SQLMetadataStore(SQLAliases, SQLWorkers, MetadataStore):
 
     def __init__(self, engine: Engine, *, release: Callable[[], None] | None = None) -> None:
         self._engine = engine
+        self._notifications = Notifications(engine, NOTIFY_CHANNEL)
         self._writer = writer(engine)
         self._release = release or engine.dispose
 
@@ -220,8 +222,16 @@ class SQLMetadataStore(SQLAliases, SQLWorkers, MetadataStore):
         """Run the pending revisions (under the schema lock) and return the new status."""
         return migrate.upgrade(self._engine)
 
+    def wait_for_changes(self, seconds: float) -> bool:
+        """PostgreSQL: wait for the ``NOTIFY`` each committed change sends (or ``seconds``); elsewhere False at once."""
+        if not self._notifications.supported:
+            return False
+        self._notifications.wait(seconds)
+        return True
+
     def close(self) -> None:
         """Give up this store's use of the engine; the last store of a bundle to close disposes it."""
+        self._notifications.close()
         self._release()
 
 
