@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import OperationFailure
 
 from superlite.stores.base import ChangeEvent
 from superlite_mongodb.aliases import alias_moved
@@ -65,6 +66,32 @@ class ChangeFeed:
         self._aliases = database[f"{prefix}aliases"]
         self._client = client
         self._transactions = transactions
+        self._stream: Any = None
+        self._streams_supported = True
+
+    def wait(self, seconds: float) -> bool:
+        """Block until the events collection changes or ``seconds`` pass, through a change stream.
+
+        False at once where the server has no change streams (a standalone server, mongomock):
+        the caller polls :meth:`read` then.
+        """
+        if not self._streams_supported:
+            return False
+        try:
+            if self._stream is None:
+                self._stream = self._events.watch(max_await_time_ms=max(1, int(seconds * 1000)))
+            self._stream.try_next()
+        except (TypeError, NotImplementedError, OperationFailure):
+            self._streams_supported = False
+            self.close()
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close the change stream, if one is open."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
 
     def write(self, events: Callable[[Any], list[dict[str, Any]]], change: Change) -> None:
         """Make ``change`` and write the events ``events(session)`` lists, as one unit.

@@ -201,6 +201,10 @@ class MongoMetadataStore(MongoAliases, MongoWorkers, MetadataStore):
         """The id below which every change event is visible (0 before any change)."""
         return self._feed.last_id()
 
+    def wait_for_changes(self, seconds: float) -> bool:
+        """Wait on a change stream of the feed (replica sets); False at once where there is none."""
+        return self._feed.wait(seconds)
+
     def schema_status(self) -> SchemaStatus:
         """The applied schema steps, the newest this release has, and those still to run."""
         return self._schema.status()
@@ -213,4 +217,5 @@ class MongoMetadataStore(MongoAliases, MongoWorkers, MetadataStore):
         """Release this store's share of the connection. Calling it twice is harmless."""
         if not self._closed:
             self._closed = True
+            self._feed.close()
             self._give_back()
