@@ -70,11 +70,14 @@ class Datalayer:
 
     # -- registry ------------------------------------------------------------------------------
 
-    def apply(self, component: Component) -> Component:
+    def apply(self, component: Component, *, reuse_existing: bool = False) -> Component:
         """Store ``component`` (its children first) and return it with ``version`` and ``uuid`` set.
 
         Identical content to the latest version creates nothing and returns that version;
-        changed content becomes the next version. Safe to call from several processes at once.
+        changed content becomes the next version, even when an older version had it, unless
+        ``reuse_existing``: then the oldest version with the same content is returned. Version
+        metadata (``description``, ``tags``, ...) is not content. Safe to call from several
+        processes at once.
         """
         if not isinstance(component, Component):
             raise ComponentError(f"apply takes a superlite Component (e.g. ObjectModel), not {type(component).__qualname__}")
@@ -83,8 +86,8 @@ class Datalayer:
         if encoded.reference is not None:
             self.registry.record_by_uuid(parse_reference(encoded.reference).uuid)
             return component
-        children = {name: self.apply(child) for name, child in encoded.children.items()}
-        record = self.registry.store(encoded, children)
+        children = {name: self.apply(child, reuse_existing=reuse_existing) for name, child in encoded.children.items()}
+        record = self.registry.store(encoded, children, reuse_existing=reuse_existing)
         component.version, component.uuid = record.version, record.uuid
         component.post_create(self)
         return component
@@ -133,6 +136,20 @@ class Datalayer:
     def record(self, type_id: str, identifier: str | None = None, version: int | None = None, uuid: str | None = None) -> ComponentRecord:
         """The stored record of one component version (the latest unless ``version``/``uuid`` say)."""
         return self.registry.record(type_id, identifier, version=version, uuid=uuid)
+
+    def set_tags(
+        self, type_id: str, identifier: str, *, version: int | None = None, tags: Mapping[str, str | None]
+    ) -> dict[str, str]:
+        """Set tags on one version (the latest by default) after it was applied; None deletes a tag.
+
+        Like MLflow's ``set_model_version_tag``: tags are version metadata, outside the content
+        hash, so no new version is made. Returns the version's tags.
+        """
+        return self.registry.set_tags(type_id, identifier, version, tags)
+
+    def search(self, type_id: str, *, tags: Mapping[str, str] | None = None) -> list[dict[str, object]]:
+        """Every version of ``type_id`` whose tags include all of ``tags``, as ``info`` prints them."""
+        return [record.to_dict() for record in self.registry.search(type_id, tags)]
 
     def show(self, type_id: str | None = None, identifier: str | None = None) -> Any:
         """``{type_id: [identifiers]}``; or one type's identifiers; or one identifier's versions.

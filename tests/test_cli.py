@@ -168,11 +168,11 @@ def test_db_current_and_upgrade(tmp_path):
     uri = f"sqlite:///{tmp_path / 'fresh.db'}"
     result = run_cli("--uri", uri, "db", "current")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["current: (empty database)", "head:    0003", "pending: 0001 0002 0003"]
+    assert result.stdout.splitlines() == ["current: (empty database)", "head:    0004", "pending: 0001 0002 0003 0004"]
     result = run_cli("db", "upgrade", "--uri", uri)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "upgraded from (empty database) to 0003"
-    assert run_cli("--uri", uri, "db", "upgrade").stdout.splitlines()[0] == "already at 0003"
+    assert result.stdout.splitlines()[0] == "upgraded from (empty database) to 0004"
+    assert run_cli("--uri", uri, "db", "upgrade").stdout.splitlines()[0] == "already at 0004"
     assert "pending: (none)" in run_cli("--uri", uri, "db", "current").stdout
 
 

@@ -8,17 +8,68 @@ import click
 
 from superlite.cli.app import CliState, echo_json, main, reports_errors
 from superlite.serialization.wire import CODEC
+from superlite.stores.base import ComponentRecord
 
 
 @main.command()
 @click.argument("type_id", required=False)
 @click.argument("identifier", required=False)
+@click.option("--long", "long_", is_flag=True, help="With TYPE_ID: each version's uuid, time and metadata (tags, metrics, ...).")
 @click.pass_obj
 @reports_errors
-def show(state: CliState, type_id: str | None, identifier: str | None) -> None:
+def show(state: CliState, type_id: str | None, identifier: str | None, long_: bool) -> None:
     """List types and identifiers, one type's identifiers, or one identifier's versions."""
+    if long_ and type_id is None:
+        raise click.UsageError("--long needs a TYPE_ID (e.g. superlite show model --long)")
     with state.datalayer(create=False) as db:
-        echo_json(db.show(type_id, identifier))
+        if not long_:
+            echo_json(db.show(type_id, identifier))
+            return
+        identifiers = [identifier] if identifier is not None else db.show(type_id)
+        echo_json({name: [_summary(db.record(type_id, name, v)) for v in db.show(type_id, name)] for name in identifiers})
+
+
+def _summary(record: ComponentRecord) -> dict[str, object]:
+    return {"version": record.version, "uuid": record.uuid, "created_at": record.to_dict()["created_at"], **record.info}
+
+
+@main.command()
+@click.argument("type_id")
+@click.argument("identifier")
+@click.argument("tags", nargs=-1, required=True)
+@click.option("--version", "version", type=int, help="Version number (default: the latest).")
+@click.pass_obj
+@reports_errors
+def tag(state: CliState, type_id: str, identifier: str, tags: tuple[str, ...], version: int | None) -> None:
+    """Set tags on a version: NAME=VALUE sets one, NAME= deletes it. Prints the version's tags."""
+    changes: dict[str, str | None] = {}
+    for item in tags:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r}: write NAME=VALUE (or NAME= to delete)", param_hint="TAGS")
+        changes[name] = value or None
+    with state.datalayer(create=False) as db:
+        echo_json(db.set_tags(type_id, identifier, version=version, tags=changes))
+
+
+@main.command()
+@click.argument("type_id")
+@click.option("--tag", "tags", multiple=True, metavar="NAME=VALUE", help="Only versions with this tag (repeatable).")
+@click.pass_obj
+@reports_errors
+def search(state: CliState, type_id: str, tags: tuple[str, ...]) -> None:
+    """List the versions of TYPE_ID whose tags match every --tag, with their metadata."""
+    wanted = {}
+    for item in tags:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r}: write NAME=VALUE", param_hint="--tag")
+        wanted[name] = value
+    with state.datalayer(create=False) as db:
+        echo_json([
+            {"identifier": r["identifier"], "version": r["version"], "uuid": r["uuid"], **r["info"]}  # type: ignore[dict-item]
+            for r in db.search(type_id, tags=wanted)
+        ])
 
 
 @main.command()

@@ -19,13 +19,16 @@ from superlite.common.arguments import check_version
 from superlite.common.retry import retry
 from superlite.common.uris import mask_uri
 from superlite.components.class_path import import_class_path
-from superlite.components.component import Component, Encoded
+from superlite.components.component import Component, Encoded, check_version_info
 from superlite.components.reference import is_reference
 from superlite.config import Settings
-from superlite.errors import DependencyError, NotFoundError, VersionConflictError
+from superlite.errors import ArgumentTypeError, DependencyError, NotFoundError, VersionConflictError
 from superlite.registry.artifacts import ArtifactPipeline
 from superlite.serialization.hashing import canonical_json_hash
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
+
+#: Version metadata that comes back as component fields (the rest of ``info``, e.g. a signature, stays in the record).
+INFO_FIELDS = frozenset({"description", "tags", "metrics", "source"})
 
 #: How many times ``store`` tries when concurrent writers keep taking the version it chose.
 APPLY_RETRIES = 50
@@ -45,11 +48,13 @@ class Registry:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def store(self, encoded: Encoded, children: Mapping[str, Component]) -> ComponentRecord:
+    def store(self, encoded: Encoded, children: Mapping[str, Component], *, reuse_existing: bool = False) -> ComponentRecord:
         """Store ``encoded`` whose ``children`` (by field) are stored already; return its record.
 
-        Identical content to the latest version returns that version; anything else becomes the
-        next version. Safe when several processes store the same identifier at once.
+        Identical content to the latest version returns that version (with ``reuse_existing``,
+        to any version: the oldest such); anything else becomes the next version. Safe when
+        several processes store the same identifier at once. ``encoded.info`` is stored with a
+        new version and is not compared.
         """
         params = {**encoded.params, **{name: child.reference for name, child in children.items()}}
         dependencies = tuple(child.uuid for child in children.values() if child.uuid is not None)
@@ -66,7 +71,7 @@ class Registry:
                     "dependencies": sorted(dependencies),
                 }
             )
-            record = self._insert_next_version(encoded, params, artifacts, dependencies, content_hash)
+            record = self._insert_next_version(encoded, params, artifacts, dependencies, content_hash, reuse_existing)
             # Renew every artifact now that the record refers to it, or put it back if a
             # concurrent remove or collection freed it meanwhile (see collect_garbage). This
             # also repairs artifacts lost any other way when a component is applied again.
@@ -81,8 +86,13 @@ class Registry:
         artifacts: tuple[Any, ...],
         dependencies: tuple[str, ...],
         content_hash: str,
+        reuse_existing: bool,
     ) -> ComponentRecord:
         def attempt() -> ComponentRecord:
+            if reuse_existing:
+                same = self.metadata.find_by_content(encoded.type_id, encoded.identifier, content_hash)
+                if same is not None:
+                    return same
             latest = self.metadata.get(encoded.type_id, encoded.identifier)
             if latest is not None and latest.content_hash == content_hash:
                 return latest
@@ -97,6 +107,7 @@ class Registry:
                 artifacts=artifacts,
                 dependencies=dependencies,
                 created_at=datetime.now(timezone.utc),
+                info=encoded.info,
             )
             self.metadata.insert(record)
             return record
@@ -162,6 +173,38 @@ class Registry:
             raise self.not_found(type_id, identifier, None)
         return versions
 
+    def set_tags(self, type_id: str, identifier: str, version: int | None, tags: Mapping[str, str | None]) -> dict[str, str]:
+        """Set tags of one version (the latest when ``version`` is None); a None value deletes a tag.
+
+        Tags are version metadata: the content hash and the version number do not change.
+        Returns the version's tags afterwards.
+        """
+        check_version_info({"tags": {k: v for k, v in tags.items() if v is not None}}, f"{type_id} {identifier!r}")
+        if any(not isinstance(name, str) or not name for name in tags):
+            raise ArgumentTypeError(f"tag names are non-empty str, not {sorted(map(repr, tags))}")
+        record = self.record(type_id, identifier, version=version)
+        current = {**record.info.get("tags", {})}  # type: ignore[dict-item]
+        for name, value in tags.items():
+            if value is None:
+                current.pop(name, None)
+            else:
+                current[name] = value
+        info = {key: value for key, value in record.info.items() if key != "tags"}
+        self.metadata.update_info(record.uuid, {**info, "tags": current} if current else info)
+        return current
+
+    def search(self, type_id: str, tags: Mapping[str, str] | None = None) -> list[ComponentRecord]:
+        """The versions of ``type_id`` whose tags include every one of ``tags``, by identifier then version."""
+        wanted = dict(tags or {})
+        found = []
+        for identifier in self.metadata.identifiers(type_id):
+            for version in self.metadata.versions(type_id, identifier):
+                record = self.metadata.get(type_id, identifier, version)
+                have = record.info.get("tags") or {} if record is not None else {}
+                if record is not None and all(have.get(k) == v for k, v in wanted.items()):  # type: ignore[union-attr]
+                    found.append(record)
+        return found
+
     def materialize(self, record: ComponentRecord, bind: Callable[[str], Component]) -> Component:
         """Rebuild the component ``record`` describes, its artifacts read and verified.
 
@@ -173,6 +216,7 @@ class Registry:
             kwargs[name] = bind(value) if is_reference(value) else value
         for artifact in record.artifacts:
             kwargs[artifact.name] = self.pipeline.read(record, artifact)
+        kwargs.update({name: value for name, value in record.info.items() if name in INFO_FIELDS})
         component: Component = cls(record.identifier, **kwargs)
         component.version, component.uuid = record.version, record.uuid
         return component

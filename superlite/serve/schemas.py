@@ -166,6 +166,7 @@ class RecordInfo(BaseModel):
     artifacts: list[ArtifactInfo]
     dependencies: list[str]
     created_at: str | None = None
+    info: dict[str, Any] = {}
 
 
 class Removed(BaseModel):

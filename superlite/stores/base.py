@@ -36,7 +36,9 @@ class ComponentRecord:
     ``(type_id, identifier, version)`` is unique; ``uuid`` is the primary key.
     ``content_hash`` is the SHA-256 of the class path, parameters, artifact hashes and
     dependencies: two applies with the same content hash are the same version.
-    ``dependencies`` lists the uuids of the components this one refers to.
+    ``dependencies`` lists the uuids of the components this one refers to. ``info`` describes
+    the version without being part of it (``description``, ``tags``, ``metrics``, ``source``,
+    ``signature``): not in the content hash, and its tags may change after the version is stored.
     """
 
     uuid: str
@@ -49,6 +51,7 @@ class ComponentRecord:
     artifacts: tuple[ArtifactRef, ...] = ()
     dependencies: tuple[str, ...] = ()
     created_at: datetime | None = None
+    info: Mapping[str, object] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready view of the record (used by ``superlite info``)."""
@@ -66,6 +69,7 @@ class ComponentRecord:
             ],
             "dependencies": list(self.dependencies),
             "created_at": self.created_at.isoformat() if self.created_at else None,
+            "info": dict(self.info),
         }
 
 
@@ -331,6 +335,21 @@ class MetadataStore(abc.ABC):
 
         0 for a database where nothing changed yet.
         """
+
+    @abc.abstractmethod
+    def update_info(self, uuid: str, info: Mapping[str, object]) -> None:
+        """Replace the ``info`` of the record ``uuid`` (NotFoundError when there is none)."""
+
+    def find_by_content(self, type_id: str, identifier: str, content_hash: str) -> ComponentRecord | None:
+        """The lowest version of ``identifier`` with this content hash, or None.
+
+        This default reads every version; stores override it with one query.
+        """
+        for version in self.versions(type_id, identifier):
+            record = self.get(type_id, identifier, version)
+            if record is not None and record.content_hash == content_hash:
+                return record
+        return None
 
     def wait_for_changes(self, seconds: float) -> bool:
         """Block until a change may have been committed or ``seconds`` passed, and return True.

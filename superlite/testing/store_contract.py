@@ -248,6 +248,37 @@ class MetadataStoreContract(AliasStoreContract, WorkerStoreContract):
         assert _without_time(metadata_store.get("model", "sentiment", 0)) == record
         assert _without_time(metadata_store.get_by_uuid(record.uuid)) == record
 
+    def test_version_info_round_trips_and_can_be_replaced(self, metadata_store: MetadataStore) -> None:
+        """``info`` is stored with the record, read back, and replaced by ``update_info`` alone."""
+        info = {"description": "first", "tags": {"team": "nlp"}, "metrics": {"accuracy": 0.91}, "source": {"run": "r1"}}
+        record = replace(make_record(), info=info)
+        metadata_store.insert(record)
+        assert metadata_store.get_by_uuid(record.uuid).info == info  # type: ignore[union-attr]
+        metadata_store.update_info(record.uuid, {**info, "tags": {"team": "nlp", "stage": "prod"}})
+        stored = metadata_store.get("model", "sentiment", 0)
+        assert stored is not None and stored.info["tags"] == {"team": "nlp", "stage": "prod"}
+        assert stored.content_hash == record.content_hash and stored.params == record.params
+        metadata_store.update_info(record.uuid, {})
+        assert metadata_store.get_by_uuid(record.uuid).info == {}  # type: ignore[union-attr]
+        with pytest.raises(NotFoundError):
+            metadata_store.update_info("no-such-uuid", {"description": "x"})
+
+    def test_a_record_without_info_reads_back_empty(self, metadata_store: MetadataStore) -> None:
+        """Records written without metadata (as by older releases) read back with ``info == {}``."""
+        metadata_store.insert(make_record())
+        assert metadata_store.get("model", "sentiment").info == {}  # type: ignore[union-attr]
+
+    def test_find_by_content_returns_the_oldest_match(self, metadata_store: MetadataStore) -> None:
+        """The lowest version with the content hash, only of that identifier, or None."""
+        first = make_record(version=0, params={"a": 1})
+        metadata_store.insert(first)
+        metadata_store.insert(make_record(version=1, params={"a": 2}))
+        metadata_store.insert(replace(make_record(version=2, params={"a": 1}), uuid="later-same-content"))
+        metadata_store.insert(make_record("other", 0, params={"a": 1}))
+        found = metadata_store.find_by_content("model", "sentiment", first.content_hash)
+        assert found is not None and found.uuid == first.uuid
+        assert metadata_store.find_by_content("model", "sentiment", "0" * 64) is None
+
     def test_created_at_is_set_and_aware(self, metadata_store: MetadataStore) -> None:
         """A record stored without ``created_at`` gets one: timezone-aware, close to now."""
         before = datetime.now(UTC)

@@ -44,6 +44,7 @@ def to_document(record: ComponentRecord) -> dict[str, Any]:
         "dependencies": list(record.dependencies),
         "created_at": created_at,
         "created_at_us": created_at.microsecond,
+        **({"info": json_value(dict(record.info), f"cannot store the metadata of {record.uuid}")} if record.info else {}),
     }
 
 
@@ -72,4 +73,5 @@ def from_document(document: Mapping[str, Any]) -> ComponentRecord:
         ),
         dependencies=tuple(document.get("dependencies", ())),
         created_at=created_at,
+        info=document.get("info") or {},
     )

@@ -21,14 +21,16 @@ is gone, and running the same delete again finishes the job.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bson.errors import InvalidDocument
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
+from superlite.common.json_values import json_value
 from superlite.errors import (
+    NotFoundError,
     SerializationError,
     SuperliteError,
     VersionConflictError,
@@ -114,6 +116,19 @@ class MongoMetadataStore(MongoAliases, MongoWorkers, MetadataStore):
             query["version"] = version
         document = self._components.find_one(query, sort=[("version", DESCENDING)])
         return from_document(document) if document else None
+
+    def find_by_content(self, type_id: str, identifier: str, content_hash: str) -> ComponentRecord | None:
+        """The lowest version of ``identifier`` with this content hash, or None (one query)."""
+        query = {"type_id": type_id, "identifier": identifier, "content_hash": content_hash}
+        document = self._components.find_one(query, sort=[("version", ASCENDING)])
+        return from_document(document) if document else None
+
+    def update_info(self, uuid: str, info: Mapping[str, object]) -> None:
+        """Replace the ``info`` of the record ``uuid`` (NotFoundError when there is none)."""
+        value = json_value(dict(info), f"cannot store the metadata of {uuid}")
+        change = {"$set": {"info": value}} if value else {"$unset": {"info": ""}}
+        if self._components.update_one({"_id": uuid}, change).matched_count == 0:
+            raise NotFoundError(f"no record with uuid {uuid}")
 
     def get_by_uuid(self, uuid: str) -> ComponentRecord | None:
         """The record with this uuid, or None."""

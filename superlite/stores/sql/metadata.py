@@ -9,19 +9,19 @@ of changes, which are rare). PostgreSQL is also told ``NOTIFY superlite_changes,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from superlite.common.json_values import json_value
-from superlite.errors import SuperliteError, VersionConflictError
+from superlite.errors import NotFoundError, SuperliteError, VersionConflictError
 from superlite.stores.base import ArtifactRef, ChangeEvent, ComponentRecord, MetadataStore, SchemaStatus
 from superlite.stores.sql import migrate
 from superlite.stores.sql.aliases import SQLAliases
 from superlite.stores.sql.changes import NOTIFY_CHANNEL, write_events
-from superlite.stores.sql.engine import reporting, retrying, writer
+from superlite.stores.sql.engine import reporting, retrying, write_transaction, writer
 from superlite.stores.sql.notify import Notifications
 from superlite.stores.sql.schema import (
     change_counter,
@@ -72,6 +72,7 @@ class SQLMetadataStore(SQLAliases, SQLWorkers, MetadataStore):
                     params=dict(record.params),
                     content_hash=record.content_hash,
                     created_at=record.created_at or utcnow(),
+                    info=dict(record.info) or None,
                 )
             )
             if record.artifacts:
@@ -125,6 +126,25 @@ class SQLMetadataStore(SQLAliases, SQLWorkers, MetadataStore):
         else:
             query = query.where(components.c.version == version)
         return self._one(query)
+
+    def find_by_content(self, type_id: str, identifier: str, content_hash: str) -> ComponentRecord | None:
+        """The lowest version of ``identifier`` with this content hash, or None (one query)."""
+        query = (
+            sa.select(components)
+            .where(components.c.type_id == type_id, components.c.identifier == identifier)
+            .where(components.c.content_hash == content_hash)
+            .order_by(components.c.version)
+            .limit(1)
+        )
+        return self._one(query)
+
+    def update_info(self, uuid: str, info: Mapping[str, object]) -> None:
+        """Replace the ``info`` of the record ``uuid`` (NotFoundError when there is none)."""
+        json_value(dict(info), f"cannot store the metadata of {uuid}")
+        query = sa.update(components).where(components.c.uuid == uuid).values(info=dict(info) or None)
+        updated = write_transaction(self._engine, lambda connection: connection.execute(query).rowcount)
+        if not updated:
+            raise NotFoundError(f"no record with uuid {uuid}")
 
     def get_by_uuid(self, uuid: str) -> ComponentRecord | None:
         """The record with this uuid, or None."""
@@ -289,4 +309,5 @@ def _record(row: sa.RowMapping, refs: Sequence[ArtifactRef], deps: Sequence[str]
         artifacts=tuple(refs),
         dependencies=tuple(deps),
         created_at=row["created_at"],
+        info=row["info"] or {},
     )

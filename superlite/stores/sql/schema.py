@@ -69,6 +69,7 @@ components = sa.Table(
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("content_hash", _name(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("info", sa.JSON, nullable=True),
     sa.UniqueConstraint("type_id", "identifier", "version", name="uq_superlite_components_version"),
 )
 
