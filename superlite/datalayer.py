@@ -35,6 +35,7 @@ from superlite.registry import Lifecycle, Registry, Resolver
 from superlite.registry.deployment import Deployer, check_spec, read_spec
 from superlite.registry.follow import heartbeat_age, is_alive, stale_after
 from superlite.registry.serving import ServingModes
+from superlite.registry.transfer import check_archive_path, export_archive, import_archive
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
 from superlite.stores.registry import open_artifact_store, open_database
 
@@ -150,6 +151,27 @@ class Datalayer:
     def search(self, type_id: str, *, tags: Mapping[str, str] | None = None) -> list[dict[str, object]]:
         """Every version of ``type_id`` whose tags include all of ``tags``, as ``info`` prints them."""
         return [record.to_dict() for record in self.registry.search(type_id, tags)]
+
+    def export(
+        self, type_id: str, identifier: str, path: str | Path, *, version: int | None = None, all_versions: bool = False
+    ) -> list[dict[str, object]]:
+        """Write one version (the latest by default; every version with ``all_versions``) to the
+        portable archive ``path``, with the components it depends on and every artifact.
+
+        Returns the records written. :meth:`import_` reads it into any database.
+        """
+        target = check_archive_path(path)
+        versions = self.registry.show(type_id, identifier) if all_versions else [version]
+        records = [self.registry.record(type_id, identifier, version=v) for v in versions]
+        return [record.to_dict() for record in export_archive(self.registry, records, target)]
+
+    def import_(self, path: str | Path) -> list[dict[str, object]]:
+        """Store what the archive ``path`` holds, keeping uuids and versions; return the records added.
+
+        Every artifact's digest and every clash is checked before anything is written; records
+        already here (same uuid, same content) are skipped. See :mod:`superlite.registry.transfer`.
+        """
+        return [record.to_dict() for record in import_archive(self.registry, check_archive_path(path))]
 
     def show(self, type_id: str | None = None, identifier: str | None = None) -> Any:
         """``{type_id: [identifiers]}``; or one type's identifiers; or one identifier's versions.
