@@ -4,7 +4,19 @@
 each other module adds its commands to the group when imported here.
 """
 
-from superlite.cli import components, db, dev, lifecycle, listeners, queue, serve, status, transfer, worker  # noqa: F401  (they register their commands)
+from superlite.cli import (  # noqa: F401  (they register their commands)
+    completion,
+    components,
+    db,
+    dev,
+    lifecycle,
+    listeners,
+    queue,
+    serve,
+    status,
+    transfer,
+    worker,
+)
 from superlite.cli.app import main
 
 __all__ = ["main"]
