@@ -110,3 +110,33 @@ def test_cli_tag_search_and_show_long(tmp_path) -> None:
     assert info["info"]["tags"] == {"team": "nlp", "stage": "prod"}
     refused = run_cli("tag", "model", "m", "oops", uri=uri)
     assert refused.returncode == 2 and "NAME=VALUE" in refused.stderr
+
+
+def add_one(x):
+    return [v + 1 for v in x["values"]]
+
+
+def test_a_signature_is_inferred_from_an_example_and_checked_when_strict(db: superlite.Datalayer) -> None:
+    model = db.apply(ObjectModel("sig", object=add_one, example={"values": [1, 2]}, strict=True, serve=True))
+    signature = db.record("model", "sig").info["signature"]
+    assert signature == {
+        "input": {"type": "object", "properties": {"values": {"type": "array", "items": {"type": "integer"}}}},
+        "output": {"type": "array", "items": {"type": "integer"}},
+    }
+    assert model.predict({"values": [3]}) == [4]
+    with pytest.raises(superlite.errors.InvalidArgumentError, match=r"input: missing key 'values'"):
+        model.predict({"vals": [3]})
+    with pytest.raises(superlite.errors.InvalidArgumentError, match=r"input\[1\].values\[0\]: expected integer, got string"):
+        model.predict_batches([{"values": [1]}, {"values": ["x"]}], chunk_size=2)
+    loose = db.apply(ObjectModel("loose", object=add_one, example={"values": [1]}, serve=True))
+    with pytest.raises(KeyError):
+        loose.predict({"vals": [3]})  # not strict: the model itself fails
+
+
+def test_a_declared_signature_is_checked_at_apply(db: superlite.Datalayer) -> None:
+    with pytest.raises(ArgumentTypeError, match="signature"):
+        db.apply(ObjectModel("bad", object=add_one, signature={"input": {"type": "matrix"}}))
+    with pytest.raises(ArgumentTypeError, match="strict=True needs a signature"):
+        db.apply(ObjectModel("bad", object=add_one, strict=True))
+    db.apply(ObjectModel("ok", object=add_one, signature={"input": {"type": "object"}}, strict=True))
+    assert db.load("model", "ok", lazy=False).signature == {"input": {"type": "object"}}

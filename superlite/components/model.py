@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from superlite.components.component import Component, Encoded, transient
+from superlite.components import signature
+from superlite.components.component import Component, Encoded, transient, version_info
+from superlite.errors import ArgumentTypeError
 
 
 @dataclass
@@ -18,6 +20,11 @@ class Model(Component):
     locally until the model is applied to a Datalayer, and through ``db.compute`` after.
     Subclasses may accept options in ``predict_batches`` (``TorchModel`` takes ``progress``);
     a proxy passes its caller's options through to them.
+
+    ``signature`` (``{"input": spec, "output": spec}``, see :mod:`superlite.components.signature`)
+    describes what it takes and returns; with ``example=x`` and no signature, apply infers one
+    from ``x`` and ``predict(x)``. With ``strict=True`` each call's input is checked against it
+    where the model runs, before ``predict``. Both are version metadata: stored, not hashed.
 
     ``warmup`` lists example inputs (JSON values) that a worker following the model passes to
     ``predict`` after loading a version and before reporting it ready; any exception refuses
@@ -31,6 +38,9 @@ class Model(Component):
 
     serve: bool = transient(False, kw_only=True)
     warmup: list[Any] | None = field(default=None, kw_only=True)
+    signature: dict[str, Any] | None = version_info()
+    strict: bool | None = version_info()
+    example: Any = transient(None, kw_only=True)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("serve"):
@@ -40,12 +50,32 @@ class Model(Component):
             return RemoteModel.around(original)
         return super().__new__(cls)
 
+    def pre_create(self, db: Any) -> None:
+        """Infer the signature from ``example`` when none is declared."""
+        if self.signature is None and self.example is not None:
+            self.signature = {"input": signature.infer(self.example), "output": signature.infer(self.predict(self.example))}
+
     def encode(self) -> Encoded:
         """As :meth:`Component.encode`; no ``warmup`` parameter is stored when there is none."""
         encoded = super().encode()
         if self.warmup is None:
             encoded.params.pop("warmup", None)
+        if self.signature is not None:
+            encoded.info["signature"] = signature.check_signature(self.signature, f"model {self.identifier!r}")
+        if self.strict and self.signature is None:
+            raise ArgumentTypeError(f"model {self.identifier!r}: strict=True needs a signature (or an example)")
         return encoded
+
+    def check_call(self, method: str, args: Sequence[Any]) -> None:
+        """With ``strict``, refuse an input that does not fit the signature (InvalidArgumentError)."""
+        spec = (self.signature or {}).get("input")
+        if not self.strict or spec is None or not args:
+            return
+        if method == "predict":
+            signature.check(args[0], spec)
+        elif method == "predict_batches":
+            for i, item in enumerate(args[0]):
+                signature.check(item, spec, f"input[{i}]")
 
     def warm_up(self) -> None:
         """Run ``predict`` on each ``warmup`` input; raises whatever a failing one raises."""

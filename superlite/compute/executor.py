@@ -74,6 +74,9 @@ class Executor:
             raise ComputeError(
                 f"{task.method!r} is not a servable method of {model.type_id} {model.identifier!r}; servable: {allowed}"
             )
+        check_call = getattr(model, "check_call", None)
+        if check_call is not None:
+            check_call(task.method, task.args)
         uuid = task.target.uuid
         with self._activity:
             self._running[uuid] += 1

@@ -9,6 +9,7 @@ in the same transaction, for whoever follows it.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid as uuid_module
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
@@ -26,9 +27,6 @@ from superlite.errors import ArgumentTypeError, DependencyError, NotFoundError, 
 from superlite.registry.artifacts import ArtifactPipeline
 from superlite.serialization.hashing import canonical_json_hash
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
-
-#: Version metadata that comes back as component fields (the rest of ``info``, e.g. a signature, stays in the record).
-INFO_FIELDS = frozenset({"description", "tags", "metrics", "source"})
 
 #: How many times ``store`` tries when concurrent writers keep taking the version it chose.
 APPLY_RETRIES = 50
@@ -216,7 +214,8 @@ class Registry:
             kwargs[name] = bind(value) if is_reference(value) else value
         for artifact in record.artifacts:
             kwargs[artifact.name] = self.pipeline.read(record, artifact)
-        kwargs.update({name: value for name, value in record.info.items() if name in INFO_FIELDS})
+        fields = {f.name for f in dataclasses.fields(cls) if f.metadata.get("info")}
+        kwargs.update({name: value for name, value in record.info.items() if name in fields})
         component: Component = cls(record.identifier, **kwargs)
         component.version, component.uuid = record.version, record.uuid
         return component
