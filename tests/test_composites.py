@@ -69,7 +69,8 @@ def test_detached_pipeline_router_ensemble():
     assert Ensemble("w", models=[m_inc, m_seven], weights=[3, 1]).predict(1) == pytest.approx((3 * 2 + 7) / 4)
     assert Ensemble("wv", models=[m_inc, m_seven], combine="vote", weights=[1, 2]).predict(1) == 7
     assert Ensemble("c", models=[m_inc, m_double, m_seven], combine=max).predict_batches([1, 10]) == [7, 20]
-    assert isinstance(Pipeline("served", steps=[m_inc], serve=True), RemoteModel)
+    served = Pipeline("served", steps=[m_inc, m_double], serve=True)
+    assert isinstance(served, RemoteModel) and served.predict(3) == 8 and served.predict_batches([0]) == [2]
 
 
 def test_router_falls_back_to_default_for_unknown_keys():
