@@ -12,6 +12,7 @@ Everything a user needs is importable from here::
 
 from superlite import errors
 from superlite.components import Component, Model, ObjectModel, RemoteModel
+from superlite.components.composites import Ensemble, Pipeline, Router
 from superlite.components.reference import Resolved, Selector
 from superlite.config import Settings
 from superlite.datalayer import Datalayer, connect
@@ -22,11 +23,14 @@ __version__ = "0.1.0"
 __all__ = [
     "Component",
     "Datalayer",
+    "Ensemble",
     "Listener",
     "Model",
     "ObjectModel",
+    "Pipeline",
     "RemoteModel",
     "Resolved",
+    "Router",
     "Selector",
     "Settings",
     "connect",

@@ -22,7 +22,14 @@ from typing import Any
 from superlite.common.arguments import check_positive_int, check_version
 from superlite.common.uris import mask_uri
 from superlite.components.component import Component, component_types
-from superlite.components.reference import Resolved, Selector, parse_reference, split_name
+from superlite.components.reference import (
+    Resolved,
+    Selector,
+    is_alias_reference,
+    parse_alias_reference,
+    parse_reference,
+    split_name,
+)
 from superlite.components.remote import RemoteModel
 from superlite.compute.base import Compute, ResultHandle, Task, TaskOptions
 from superlite.compute.executor import Executor
@@ -374,6 +381,9 @@ class Datalayer:
         return self.registry.materialize(record, self._bind)
 
     def _bind(self, reference: str) -> Component:
+        if is_alias_reference(reference):
+            type_id, name = parse_alias_reference(reference)
+            return self.load(type_id, name)
         parsed = parse_reference(reference)
         return self.load(parsed.type_id, uuid=parsed.uuid)
 

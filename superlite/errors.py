@@ -145,3 +145,18 @@ class SwapError(SuperliteError):
     def __init__(self, message: str, failures: dict[str, str]) -> None:
         self.failures = dict(failures)
         super().__init__(message)
+
+
+class CompositeError(SuperliteError):
+    """A child of a composite model (a pipeline step, a route, an ensemble member) failed.
+
+    ``composite`` names the composite, ``member`` the child that failed; the child's own
+    exception is chained as ``__cause__``. An ensemble whose members all failed lists every one
+    in ``failures`` (``{member: message}``).
+    """
+
+    def __init__(self, composite: str, member: str, message: str, failures: dict[str, str] | None = None) -> None:
+        self.composite = composite
+        self.member = member
+        self.failures = dict(failures or {member: message})
+        super().__init__(f"{composite!r}: {member!r} failed: {message}")

@@ -41,6 +41,28 @@ def is_reference(value: object) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
 
 
+#: How a stored record names a child that follows an alias: ``&:alias:<type_id>:<name>@<alias>``.
+ALIAS_PREFIX = "&:alias:"
+
+
+def alias_reference(type_id: str, name: str) -> str:
+    """The string a record stores for a child following ``name`` (``"sentiment@production"``)."""
+    return f"{ALIAS_PREFIX}{type_id}:{name}"
+
+
+def is_alias_reference(value: object) -> bool:
+    """Whether ``value`` is an alias reference string (see :func:`alias_reference`)."""
+    return isinstance(value, str) and value.startswith(ALIAS_PREFIX)
+
+
+def parse_alias_reference(value: str) -> tuple[str, str]:
+    """``(type_id, "name@alias")`` of an alias reference string."""
+    type_id, _, name = value[len(ALIAS_PREFIX) :].partition(":")
+    if not is_alias_reference(value) or not type_id or "@" not in name:
+        raise ConfigurationError(f"{value!r} is not an alias reference ({ALIAS_PREFIX}<type_id>:<name>@<alias>)")
+    return type_id, name
+
+
 def parse_reference(value: str) -> Reference:
     """Split a reference string into its parts; a malformed one raises ``ConfigurationError``."""
     if not is_reference(value):

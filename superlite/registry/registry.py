@@ -21,7 +21,7 @@ from superlite.common.retry import retry
 from superlite.common.uris import mask_uri
 from superlite.components.class_path import import_class_path
 from superlite.components.component import Component, Encoded, check_version_info
-from superlite.components.reference import is_reference
+from superlite.components.reference import is_alias_reference, is_reference, parse_reference
 from superlite.config import Settings
 from superlite.errors import ArgumentTypeError, DependencyError, NotFoundError, VersionConflictError
 from superlite.registry.artifacts import ArtifactPipeline
@@ -55,7 +55,12 @@ class Registry:
         new version and is not compared.
         """
         params = {**encoded.params, **{name: child.reference for name, child in children.items()}}
-        dependencies = tuple(child.uuid for child in children.values() if child.uuid is not None)
+        dependencies = tuple(
+            dict.fromkeys(
+                [child.uuid for child in children.values() if child.uuid is not None]
+                + [parse_reference(ref).uuid for ref in nested_references(encoded.params)]
+            )
+        )
         with ExitStack() as spools:
             staged = [self.pipeline.stage(name, serializer, obj, spools) for name, (serializer, obj) in encoded.artifacts.items()]
             for artifact in staged:
@@ -211,7 +216,7 @@ class Registry:
         cls = import_class_path(record.class_path)
         kwargs: dict[str, Any] = {}
         for name, value in record.params.items():
-            kwargs[name] = bind(value) if is_reference(value) else value
+            kwargs[name] = _bind_nested(value, bind)
         for artifact in record.artifacts:
             kwargs[artifact.name] = self.pipeline.read(record, artifact)
         fields = {f.name for f in dataclasses.fields(cls) if f.metadata.get("info")}
@@ -290,3 +295,24 @@ class Registry:
         """Release both stores' connections."""
         self.artifacts.close()
         self.metadata.close()
+
+
+def nested_references(value: object) -> list[str]:
+    """Pinned reference strings anywhere in a parameter value (lists and dicts of children)."""
+    if is_reference(value):
+        return [value]  # type: ignore[list-item]
+    if isinstance(value, list):
+        return [ref for item in value for ref in nested_references(item)]
+    if isinstance(value, dict):
+        return [ref for item in value.values() for ref in nested_references(item)]
+    return []
+
+
+def _bind_nested(value: Any, bind: Callable[[str], Component]) -> Any:
+    if is_reference(value) or is_alias_reference(value):
+        return bind(value)
+    if isinstance(value, list):
+        return [_bind_nested(item, bind) for item in value]
+    if isinstance(value, dict):
+        return {key: _bind_nested(item, bind) for key, item in value.items()}
+    return value
