@@ -46,6 +46,7 @@ ERROR_ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "RemoteError": ("ValueError", "inner", "Traceback: ..."),
     "NoDatabaseError": ("sqlite:////x.db", "the file /x.db does not exist"),
     "SwapError": ("alias production not moved", {"host:1": "warm-up raised ValueError"}),
+    "CompositeError": ("vote3", "m2", "ZeroDivisionError: division by zero", {"m2": "ZeroDivisionError"}),
 }
 
 
