@@ -75,10 +75,17 @@ class StoreOptions:
 
 @dataclass(frozen=True)
 class CacheOptions:
-    """The executor's model cache: at most ``cache_items`` models and ``cache_mb`` MiB (None: no bound)."""
+    """The executor's model cache: at most ``cache_items`` models and ``cache_mb`` MiB (None: no bound).
+
+    The result cache of models declared ``cache=``: in Redis at ``result_cache`` (a ``redis://``
+    URL) when given, else in the broker's Redis when the broker is Redis, else in the process,
+    at most ``result_cache_items`` answers.
+    """
 
     cache_mb: float | None = None
     cache_items: int | None = 32
+    result_cache: str | None = None
+    result_cache_items: int = 10_000
 
 
 @dataclass(frozen=True)

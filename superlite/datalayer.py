@@ -35,12 +35,14 @@ from superlite.compute.base import Compute, ResultHandle, Task, TaskOptions
 from superlite.compute.executor import Executor
 from superlite.compute.local import LocalCompute
 from superlite.compute.pipeline import Wrapper, open_compute
+from superlite.compute.results import ResultCache, open_result_store
 from superlite.compute.serving import ServingRouter
 from superlite.config import Settings
 from superlite.errors import ComponentError, ConfigurationError, DependencyError, NotFoundError, SchemaVersionError
 from superlite.registry import Lifecycle, Registry, Resolver
 from superlite.registry.deployment import Deployer, check_spec, read_spec
 from superlite.registry.follow import heartbeat_age, is_alive, stale_after
+from superlite.registry.result_policy import CachePolicies
 from superlite.registry.serving import ServingModes
 from superlite.registry.transfer import check_archive_path, export_archive, import_archive
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
@@ -61,10 +63,17 @@ class Datalayer:
         self.deployer = Deployer(registry, self.lifecycle)
         self.serving = ServingModes(registry, self.resolver.watch)
         self.executor = Executor(self._load_model, settings.cache)
+        self.result_cache: ResultCache | None = None
+        own: list[Wrapper] = [self._cache_results]
         if settings.broker:
-            local = partial(ServingRouter, local=LocalCompute(self.executor), mode_of=self.serving.mode)
-            wrappers = (local, *wrappers)
-        self.compute_backend: Compute = open_compute(settings, self.executor, wrappers)
+            own.insert(0, partial(ServingRouter, local=LocalCompute(self.executor), mode_of=self.serving.mode))
+        self.compute_backend: Compute = open_compute(settings, self.executor, (*own, *wrappers))
+
+    def _cache_results(self, inner: Compute) -> ResultCache:
+        """The result-cache wrapper (see :mod:`superlite.compute.results`), kept as :attr:`result_cache`."""
+        policies = CachePolicies(self.metadata, self.resolver.watch)
+        self.result_cache = ResultCache(inner, open_result_store(self.settings), policies)
+        return self.result_cache
 
     @property
     def metadata(self) -> MetadataStore:

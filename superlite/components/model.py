@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from superlite.components import signature
 from superlite.components.component import Component, Encoded, transient, version_info
-from superlite.errors import ArgumentTypeError
+from superlite.errors import ArgumentTypeError, ComponentError
 
 
 @dataclass
@@ -26,6 +26,10 @@ class Model(Component):
     from ``x`` and ``predict(x)``. With ``strict=True`` each call's input is checked against it
     where the model runs, before ``predict``. Both are version metadata: stored, not hashed.
 
+    ``cache=True`` (or a number of seconds) lets callers reuse its answers: equal inputs to the
+    same version are computed once (see :mod:`superlite.compute.results`). A class whose answers
+    vary for equal inputs sets ``deterministic = False`` and refuses it.
+
     ``warmup`` lists example inputs (JSON values) that a worker following the model passes to
     ``predict`` after loading a version and before reporting it ready; any exception refuses
     the version (see ``docs/lifecycle.md``). Like TF Serving's warm-up records, they belong to
@@ -35,9 +39,12 @@ class Model(Component):
 
     type_id = "model"
     servable_methods: ClassVar[frozenset[str]] = frozenset({"predict", "predict_batches"})
+    #: Whether equal inputs always give equal answers; a model class that is not refuses ``cache``.
+    deterministic: ClassVar[bool] = True
 
     serve: bool = transient(False, kw_only=True)
     warmup: list[Any] | None = field(default=None, kw_only=True)
+    cache: bool | float | None = field(default=None, kw_only=True)
     signature: dict[str, Any] | None = version_info()
     strict: bool | None = version_info()
     example: Any = transient(None, kw_only=True)
@@ -58,13 +65,27 @@ class Model(Component):
     def encode(self) -> Encoded:
         """As :meth:`Component.encode`; no ``warmup`` parameter is stored when there is none."""
         encoded = super().encode()
-        if self.warmup is None:
-            encoded.params.pop("warmup", None)
+        for name in ("warmup", "cache"):
+            if getattr(self, name) is None:
+                encoded.params.pop(name, None)
+        self._check_cache()
         if self.signature is not None:
             encoded.info["signature"] = signature.check_signature(self.signature, f"model {self.identifier!r}")
         if self.strict and self.signature is None:
             raise ArgumentTypeError(f"model {self.identifier!r}: strict=True needs a signature (or an example)")
         return encoded
+
+    def _check_cache(self) -> None:
+        cache = self.cache
+        if cache is None or cache is False:
+            return
+        if not (cache is True or (isinstance(cache, (int, float)) and not isinstance(cache, bool) and 0 < cache < float("inf"))):
+            raise ArgumentTypeError(f"model {self.identifier!r}: cache is True or a number of seconds above 0, not {cache!r}")
+        if not self.deterministic:
+            raise ComponentError(
+                f"model {self.identifier!r}: {type(self).__qualname__} is not deterministic (equal inputs may give "
+                f"different answers), so its answers cannot be cached; drop cache="
+            )
 
     def check_call(self, method: str, args: Sequence[Any]) -> None:
         """With ``strict``, refuse an input that does not fit the signature (InvalidArgumentError)."""

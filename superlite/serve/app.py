@@ -141,7 +141,7 @@ def create_app(
     from superlite.serve import aliases, dashboard, manage, oip, predict
 
     state = ServeState(db, options or ServeOptions(), metrics or ServeMetrics())
-    state.metrics.watch_cache(db.executor.models)
+    state.metrics.watch_cache(db.executor.models, db.result_cache)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -12,8 +12,8 @@ Prometheus conventions (``superlite_`` prefix, seconds, ``_total`` counters) and
 * ``superlite_requests_in_flight{model}``: calls submitted and not yet answered.
 * ``superlite_models_loaded``, ``superlite_model_cache_bytes``, ``superlite_model_loads_total``,
   ``superlite_model_evictions_total``, ``superlite_model_load_seconds`` (count and sum),
-  ``superlite_cache_hits_total{cache="model"}``, ``superlite_cache_misses_total{cache="model"}``:
-  this process's model cache (in-process compute).
+  ``superlite_cache_hits_total{cache="model"|"result"}``, ``superlite_cache_misses_total{cache=...}``:
+  this process's model cache (in-process compute) and its result cache (``cache=`` models).
 
 With several server processes (``superlite serve --workers N``) the values are shared through
 prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``), so any process answers the
@@ -36,6 +36,7 @@ from prometheus_client.registry import Collector
 from superlite.components.reference import Resolved
 from superlite.compute.base import Compute, ComputeWrapper, ResultHandle, Task
 from superlite.compute.cache import ModelCache
+from superlite.compute.results import ResultCache
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -70,10 +71,11 @@ class ServeMetrics:
         """A compute wrapper around ``inner`` that records into these metrics."""
         return MetricsWrapper(inner, self)
 
-    def watch_cache(self, cache: ModelCache[Any]) -> None:
-        """Also export the state of ``cache`` (a Datalayer's ``executor.models``) at each scrape."""
+    def watch_cache(self, cache: ModelCache[Any], results: ResultCache | None = None) -> None:
+        """Also export the state of ``cache`` (a Datalayer's ``executor.models``) and of its
+        result cache at each scrape."""
         if not os.environ.get(MULTIPROCESS_ENV):
-            self.registry.register(_CacheCollector(cache))
+            self.registry.register(_CacheCollector(cache, results))
 
     def record(self, target: Resolved, status: str, seconds: float) -> None:
         """Count one finished call of ``target``."""
@@ -111,8 +113,9 @@ class ServeMetrics:
 
 
 class _CacheCollector(Collector):
-    def __init__(self, cache: ModelCache[Any]) -> None:
+    def __init__(self, cache: ModelCache[Any], results: ResultCache | None) -> None:
         self._cache = cache
+        self._results = results
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | SummaryMetricFamily]:
         yield GaugeMetricFamily("superlite_models_loaded", "Models held in this process's cache.", len(self._cache.keys()))
@@ -120,9 +123,12 @@ class _CacheCollector(Collector):
         yield CounterMetricFamily("superlite_model_loads", "Models loaded into the cache (cache misses).", self._cache.loads)
         hits = CounterMetricFamily("superlite_cache_hits", "Lookups answered from a cache.", labels=["cache"])
         hits.add_metric(["model"], self._cache.hits)
-        yield hits
         misses = CounterMetricFamily("superlite_cache_misses", "Lookups a cache could not answer.", labels=["cache"])
         misses.add_metric(["model"], self._cache.loads)
+        if self._results is not None:
+            hits.add_metric(["result"], self._results.hits)
+            misses.add_metric(["result"], self._results.misses)
+        yield hits
         yield misses
         yield SummaryMetricFamily(
             "superlite_model_load_seconds", "Seconds the loads into the cache took.",
