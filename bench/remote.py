@@ -14,9 +14,9 @@ task registered in the same worker), then measures in the same run:
 The raw task goes through the same Celery app (same broker, codec, queue and worker settings),
 so the ratio isolates what superlite adds: resolving the reference through the worker's
 uuid-keyed cache, the result envelope and the caller-side wrapper. One difference is not
-processing: at INFO a superlite worker logs one line per task (id, time, size) and silences
-Celery's own per-task line for every task it hosts, the raw one included; ``--loglevel WARNING``
-takes log lines out of both sides.
+processing: at INFO a superlite worker logs one line per task (id, time, size) once the result
+is stored, where Celery logs its own, and silences Celery's line for every task it hosts, the raw
+one included; ``--loglevel WARNING`` takes log lines out of both sides.
 """
 
 from __future__ import annotations

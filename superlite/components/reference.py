@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from superlite.errors import ConfigurationError
 
@@ -67,6 +68,12 @@ def parse_reference(value: str) -> Reference:
     """Split a reference string into its parts; a malformed one raises ``ConfigurationError``."""
     if not is_reference(value):
         raise ConfigurationError(f"{value!r} is not a component reference ({PREFIX}<type_id>:<identifier>:<uuid>)")
+    return _split_reference(value)
+
+
+@lru_cache(maxsize=4096)
+def _split_reference(value: str) -> Reference:
+    """The parts of a reference string (cached: a worker parses the same few references on every task)."""
     type_id, sep, rest = value[len(PREFIX) :].partition(":")
     identifier, sep2, uuid = rest.rpartition(":")
     if not (sep and sep2 and type_id and identifier and uuid):

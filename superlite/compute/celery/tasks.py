@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
 
 from superlite.compute.celery.app import TASK_NAME
-from superlite.compute.celery.envelope import failure, success
+from superlite.compute.celery.envelope import OK, failure, success
 from superlite.compute.celery.protocol import task_from_message
 from superlite.compute.follower import HEARTBEAT_INTERVAL, POLL_INTERVAL, RELEASE_AFTER, Follower
 from superlite.config import CacheOptions, Settings
@@ -133,9 +133,9 @@ class WorkerState:
     ) -> dict[str, Any]:
         """Run one task and return its envelope (the result, or what went wrong).
 
-        Logs the task id, reference, time taken and result size at INFO, the result at DEBUG.
+        A failure is logged here, at WARNING; a success by :func:`log_success` once its result is
+        stored, so that the caller's answer never waits for the log line.
         """
-        started = time.perf_counter()
         try:
             task = task_from_message(reference, method, args, kwargs, options)
             result = self.datalayer().executor.execute(task)
@@ -144,12 +144,17 @@ class WorkerState:
             exc = with_import_hint(exc)
             logger.warning("task %s: %s of %s failed: %s: %s", task_id, method, reference, type(exc).__name__, exc)
             return failure(exc)
-        if logger.isEnabledFor(logging.INFO):
-            size = len(json.dumps(tree, separators=(",", ":")))
-            elapsed = (time.perf_counter() - started) * 1000
-            logger.info("task %s: %s of %s done in %.1f ms, result %d bytes", task_id, method, reference, elapsed, size)
-        logger.debug("task %s result: %r", task_id, result)
         return success(PreEncoded(tree))
+
+
+def log_success(task_id: str, reference: str, method: str, seconds: float, envelope: dict[str, Any]) -> None:
+    """Log a finished task: its id, reference and time taken and the result's size at INFO, the result at DEBUG."""
+    if not logger.isEnabledFor(logging.INFO) or OK not in envelope:
+        return
+    tree = envelope[OK].tree
+    size = len(json.dumps(tree, separators=(",", ":")))
+    logger.info("task %s: %s of %s done in %.1f ms, result %d bytes", task_id, method, reference, seconds * 1000, size)
+    logger.debug("task %s result: %r", task_id, tree)
 
 
 def with_import_hint(exc: Exception) -> Exception:
@@ -169,15 +174,36 @@ def with_import_hint(exc: Exception) -> Exception:
     return hinted
 
 
+#: The attribute of a task's request that holds the seconds it took to run (resolve, predict, encode).
+ELAPSED = "superlite_elapsed"
+
+
+class ExecuteTask(Task):  # type: ignore[misc]
+    """The class of ``superlite.execute``: logs each success after Celery has stored its result.
+
+    Celery calls :meth:`on_success` once the result is on its way to the caller (where it logs
+    its own per-task line), so the answer does not wait for the log line.
+    """
+
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        """Log the finished task (see :func:`log_success`)."""
+        elapsed = getattr(self.request, ELAPSED, None)
+        if elapsed is not None and len(args) >= 2:
+            log_success(task_id, args[0], args[1], elapsed, retval)
+
+
 def register_task(app: Celery, state: WorkerState) -> Any:
     """Register ``superlite.execute`` on ``app``, running on ``state``'s Datalayer."""
 
-    @app.task(name=TASK_NAME, shared=False, bind=True)
+    @app.task(name=TASK_NAME, shared=False, bind=True, base=ExecuteTask)
     def execute(
         self: Any,
         reference: str, method: str, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Run ``method(*args, **kwargs)`` of the model ``reference`` pins; return its envelope."""
-        return state.run(reference, method, args, kwargs, options, task_id=self.request.id)
+        started = time.perf_counter()
+        envelope = state.run(reference, method, args, kwargs, options, task_id=self.request.id)
+        setattr(self.request, ELAPSED, time.perf_counter() - started)
+        return envelope
 
     return execute
