@@ -12,6 +12,7 @@ Everything a user needs is importable from here::
 
 from superlite import errors
 from superlite.components import Component, Model, ObjectModel, RemoteModel
+from superlite.components.batching import Batching
 from superlite.components.composites import Ensemble, Pipeline, Router
 from superlite.components.reference import Resolved, Selector
 from superlite.config import Settings
@@ -21,6 +22,7 @@ from superlite.listeners import Listener
 __version__ = "0.1.0"
 
 __all__ = [
+    "Batching",
     "Component",
     "Datalayer",
     "Ensemble",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from superlite.components import signature
+from superlite.components.batching import Batching
 from superlite.components.component import Component, Encoded, transient, version_info
 from superlite.errors import ArgumentTypeError, ComponentError
 
@@ -30,6 +31,10 @@ class Model(Component):
     same version are computed once (see :mod:`superlite.compute.results`). A class whose answers
     vary for equal inputs sets ``deterministic = False`` and refuses it.
 
+    ``batching=Batching(max_size=32, max_wait_ms=5)`` groups concurrent ``predict`` calls of one
+    process into ``predict_batches`` calls (see :mod:`superlite.compute.batching`); it is stored
+    with the version, like ``cache``.
+
     ``warmup`` lists example inputs (JSON values) that a worker following the model passes to
     ``predict`` after loading a version and before reporting it ready; any exception refuses
     the version (see ``docs/lifecycle.md``). Like TF Serving's warm-up records, they belong to
@@ -45,6 +50,7 @@ class Model(Component):
     serve: bool = transient(False, kw_only=True)
     warmup: list[Any] | None = field(default=None, kw_only=True)
     cache: bool | float | None = field(default=None, kw_only=True)
+    batching: dict[str, Any] | None = field(default=None, kw_only=True)
     signature: dict[str, Any] | None = version_info()
     strict: bool | None = version_info()
     example: Any = transient(None, kw_only=True)
@@ -65,10 +71,12 @@ class Model(Component):
     def encode(self) -> Encoded:
         """As :meth:`Component.encode`; no ``warmup`` parameter is stored when there is none."""
         encoded = super().encode()
-        for name in ("warmup", "cache"):
+        for name in ("warmup", "cache", "batching"):
             if getattr(self, name) is None:
                 encoded.params.pop(name, None)
         self._check_cache()
+        if self.batching is not None:
+            encoded.params["batching"] = dict(Batching.of(self.batching, f"model {self.identifier!r}") or {})
         if self.signature is not None:
             encoded.info["signature"] = signature.check_signature(self.signature, f"model {self.identifier!r}")
         if self.strict and self.signature is None:

@@ -23,6 +23,7 @@ from typing import Any
 from superlite.components.component import Component
 from superlite.components.remote import RemoteModel
 from superlite.compute.base import Task
+from superlite.compute.batching import Batchers
 from superlite.compute.cache import ModelCache, measure_size
 from superlite.config import CacheOptions
 from superlite.errors import ComputeError, NotFoundError
@@ -40,7 +41,8 @@ class Executor:
 
     Loaded models stay in :attr:`models`, an LRU cache bounded by ``options``. A loaded
     composite's children are proxies (handles to other cache entries), so they are not counted
-    in its size.
+    in its size. ``predict`` calls of a model that declares ``batching`` go through its
+    micro-batcher in :attr:`batchers` (see :mod:`superlite.compute.batching`).
     """
 
     def __init__(self, load: Callable[[str], tuple[Component, int]], options: CacheOptions) -> None:
@@ -50,6 +52,7 @@ class Executor:
             max_items=options.cache_items,
             measure=partial(measure_size, stop_types=(RemoteModel,)),
         )
+        self.batchers = Batchers(_run_batch)
         self._running: Counter[str] = Counter()
         self._last_done: dict[str, float] = {}
         self._activity = threading.Lock()
@@ -82,6 +85,8 @@ class Executor:
             self._running[uuid] += 1
         token = _EXECUTING.set(True)
         try:
+            if task.method == "predict" and getattr(model, "batching", None) and len(task.args) == 1 and not task.kwargs:
+                return self.batchers.get(uuid, model).predict(task.args[0])
             return getattr(model, task.method)(*task.args, **task.kwargs)
         finally:
             _EXECUTING.reset(token)
@@ -111,9 +116,20 @@ class Executor:
     def discard(self, uuid: str) -> None:
         """Forget the loaded model of ``uuid`` (after a removal, or once no longer followed)."""
         self.models.discard(uuid)
+        self.batchers.discard(uuid)
         with self._activity:
             self._last_done.pop(uuid, None)
 
     def close(self) -> None:
-        """Drop every loaded model."""
+        """Drop every loaded model and stop their batchers."""
+        self.batchers.close()
         self.models.clear()
+
+
+def _run_batch(model: Any, inputs: list[Any]) -> Any:
+    """One micro-batch: ``model.predict_batches(inputs)``, as a task (nested calls run inline)."""
+    token = _EXECUTING.set(True)
+    try:
+        return model.predict_batches(inputs)
+    finally:
+        _EXECUTING.reset(token)

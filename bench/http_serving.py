@@ -1,6 +1,6 @@
 """Benchmark the HTTP API against the same calls without HTTP, and against a bare FastAPI handler.
 
-    python bench/http.py [--calls 2000] [--requests 4000] [--broker redis://127.0.0.1:6379/0]
+    python bench/http_serving.py [--calls 2000] [--requests 4000] [--broker redis://127.0.0.1:6379/0]
 
 Stores a tiny model (``x + 1``) in a fresh SQLite file, starts ``superlite serve`` on it, and
 measures in the same run:

@@ -1,0 +1,52 @@
+"""Micro-batching on a real worker: concurrent remote predictions answered from shared batches.
+
+A ``threads`` pool runs several tasks at once in one process, so their ``predict`` calls meet in
+the model's batcher; a long ``max_wait_ms`` with a small ``max_size`` makes every batch close on
+its size, never on the clock.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from batching_models import BatchReport
+
+from superlite import Batching
+from superlite.testing.workers import Stack
+
+
+def call_together(model: Any, inputs: list[Any]) -> list[Any]:
+    barrier = threading.Barrier(len(inputs))
+
+    def call(x: Any) -> Any:
+        barrier.wait()
+        return model.predict(x)
+
+    with ThreadPoolExecutor(len(inputs)) as pool:
+        return list(pool.map(call, inputs))
+
+
+def test_a_threads_worker_answers_concurrent_predictions_in_batches(
+    make_stack: Callable[..., Stack], redis_broker: str
+) -> None:
+    stack = make_stack(redis_broker, "--pool", "threads", "--concurrency", "8")
+    with stack.connect() as db:
+        name = f"batched-{uuid.uuid4().hex[:6]}"
+        db.apply(BatchReport(name, batching=Batching(max_size=4, max_wait_ms=30_000)))
+        model = db.load("model", name)
+        answers = call_together(model, list(range(8)))
+    assert [a[0] for a in answers] == list(range(8))  # each caller its own answer
+    assert {a[1] for a in answers} == {4}  # from two batches of four
+    assert len({a[2] for a in answers}) == 1
+
+
+def test_a_prefork_worker_still_answers_a_batching_model(make_stack: Callable[..., Stack], redis_broker: str) -> None:
+    stack = make_stack(redis_broker, "--concurrency", "1")
+    with stack.connect() as db:
+        name = f"batched-{uuid.uuid4().hex[:6]}"
+        db.apply(BatchReport(name, batching=Batching(max_size=4, max_wait_ms=1)))
+        assert db.load("model", name).predict("x")[:2] == ["x", 1]  # one task at a time: batches of one

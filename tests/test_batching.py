@@ -1,0 +1,143 @@
+"""Micro-batching in-process: concurrent predictions of one model grouped into predict_batches calls.
+
+Batches are made deterministic by a long ``max_wait_ms`` with a small ``max_size``: a batch then
+closes exactly when ``max_size`` calls have arrived, never on the clock. Worker tests are in
+tests/compute/test_compute_batching.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pytest
+
+import superlite
+from superlite import Batching, Model
+from superlite.errors import ArgumentTypeError, ComputeError, InvalidArgumentError
+
+
+@dataclass
+class BatchSizeModel(Model):
+    """Answers ``(x, size of the batch x was computed in)``; fails on the input "boom"."""
+
+    seen: ClassVar[list[int]] = []
+
+    def predict(self, x: Any) -> Any:
+        return [x, 0]
+
+    def predict_batches(self, xs: Any) -> list[Any]:
+        type(self).seen.append(len(xs))
+        if "boom" in xs:
+            raise ValueError("boom in the batch")
+        return [[x, len(xs)] for x in xs]
+
+
+@dataclass
+class ShortModel(Model):
+    """Returns one answer too few from predict_batches."""
+
+    def predict_batches(self, xs: Any) -> list[Any]:
+        return list(xs)[1:]
+
+
+def concurrently(db: superlite.Datalayer, reference: str, inputs: list[Any]) -> list[Any]:
+    """Call ``predict`` for every input at once, from as many threads; results or exceptions, in order."""
+    barrier = threading.Barrier(len(inputs))
+
+    def call(x: Any) -> Any:
+        barrier.wait()
+        try:
+            return db.compute(reference, "predict", (x,))
+        except Exception as exc:  # noqa: BLE001 - the test looks at each caller's outcome
+            return exc
+
+    with ThreadPoolExecutor(len(inputs)) as pool:
+        return list(pool.map(call, inputs))
+
+
+@pytest.fixture
+def local_db(tmp_path) -> Any:
+    with superlite.connect(f"sqlite:///{tmp_path}/b.db", broker=None) as db:
+        yield db
+
+
+def test_concurrent_calls_are_answered_in_batches_of_max_size(local_db) -> None:
+    BatchSizeModel.seen.clear()
+    model = local_db.apply(BatchSizeModel("sizes", batching=Batching(max_size=4, max_wait_ms=30_000)))
+    answers = concurrently(local_db, model.reference, list(range(8)))
+    assert answers == [[x, 4] for x in range(8)]  # each caller its own answer, from a batch of 4
+    assert BatchSizeModel.seen == [4, 4]
+    batcher = local_db.executor.batchers.get(model.uuid, local_db.executor.models.get(model.uuid))
+    assert (batcher.batches, batcher.inputs) == (2, 8)
+
+
+def test_a_lone_call_waits_at_most_max_wait_ms(local_db) -> None:
+    BatchSizeModel.seen.clear()
+    model = local_db.apply(BatchSizeModel("lone", batching=Batching(max_size=64, max_wait_ms=1)))
+    assert local_db.compute(model.reference, "predict", ("x",)) == ["x", 1]
+    assert BatchSizeModel.seen == [1]
+
+
+def test_without_batching_predict_is_called_directly(local_db) -> None:
+    BatchSizeModel.seen.clear()
+    model = local_db.apply(BatchSizeModel("plain"))
+    assert concurrently(local_db, model.reference, [1, 2, 3]) == [[1, 0], [2, 0], [3, 0]]
+    assert BatchSizeModel.seen == []
+
+
+def test_every_caller_of_a_failing_batch_gets_its_error(local_db) -> None:
+    BatchSizeModel.seen.clear()
+    model = local_db.apply(BatchSizeModel("fails", batching=Batching(max_size=3, max_wait_ms=30_000)))
+    answers = concurrently(local_db, model.reference, ["a", "boom", "c"])
+    assert all(isinstance(a, ValueError) and "boom in the batch" in str(a) for a in answers)
+    assert concurrently(local_db, model.reference, ["d", "e", "f"]) == [["d", 3], ["e", 3], ["f", 3]]
+
+
+def test_a_wrong_number_of_batch_outputs_is_a_compute_error(local_db) -> None:
+    model = local_db.apply(ShortModel("short", batching=Batching(max_size=2, max_wait_ms=30_000)))
+    answers = concurrently(local_db, model.reference, [1, 2])
+    assert all(isinstance(a, ComputeError) and "returned 1 outputs for 2 inputs" in str(a) for a in answers)
+
+
+def test_batching_is_stored_with_the_version_and_read_back(local_db) -> None:
+    stored = local_db.apply(BatchSizeModel("stored", batching=Batching(max_size=8, max_wait_ms=2.5)))
+    loaded = local_db.executor.models.get(stored.uuid)  # built from the record, as a worker builds it
+    assert Batching.of(loaded.batching) == Batching(max_size=8, max_wait_ms=2.5)
+    assert local_db.apply(BatchSizeModel("stored", batching=Batching(max_size=8, max_wait_ms=2.5))).version == 0
+    assert local_db.apply(BatchSizeModel("stored")).version == 1  # a serving choice of the version
+
+
+def test_removing_a_model_stops_its_batcher(local_db) -> None:
+    model = local_db.apply(BatchSizeModel("gone", batching=Batching(max_size=2, max_wait_ms=0)))
+    assert local_db.compute(model.reference, "predict", (1,)) == [1, 1]
+    loaded = local_db.executor.models.get(model.uuid)  # as executor.execute holds it during a call
+    batcher = local_db.executor.batchers.get(model.uuid, loaded)
+    local_db.executor.discard(model.uuid)
+    assert not batcher._thread.is_alive()
+    assert batcher.predict(5) == [5, 1]  # a call that raced the unload runs alone
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "text"),
+    [
+        ({"max_size": 0}, InvalidArgumentError, "max_size must be between 1"),
+        ({"max_size": True}, ArgumentTypeError, "max_size must be an int"),
+        ({"max_size": "4"}, ArgumentTypeError, "max_size must be an int"),
+        ({"max_wait_ms": -1}, InvalidArgumentError, "max_wait_ms must be between 0"),
+        ({"max_wait_ms": float("nan")}, InvalidArgumentError, "max_wait_ms must be between 0"),
+        ({"max_wait_ms": None}, ArgumentTypeError, "max_wait_ms must be a number"),
+    ],
+)
+def test_bad_batching_options_are_refused(options: dict[str, Any], error: type[Exception], text: str) -> None:
+    with pytest.raises(error, match=text):
+        Batching(**options)
+
+
+def test_a_stored_batching_dict_is_checked_at_apply(local_db) -> None:
+    with pytest.raises(InvalidArgumentError, match="unknown batching option"):
+        local_db.apply(BatchSizeModel("typo", batching={"max_size": 4, "max_wait": 5}))
+    with pytest.raises(ArgumentTypeError, match="batching must be Batching"):
+        local_db.apply(BatchSizeModel("wrong", batching=[4]))  # type: ignore[arg-type]
