@@ -30,7 +30,7 @@ from superlite.compute.base import ResultHandle, Task
 from superlite.errors import ConfigurationError, DependencyError, SuperliteError, UnknownSchemeError
 from superlite.extensions import ExtensionPoint
 from superlite.listeners.component import Listener
-from superlite.listeners.source import Batch, Lag, ListenerSource, SourceId
+from superlite.listeners.source import Batch, Lag, ListenerSource, SourceId, encode_output
 
 if TYPE_CHECKING:
     from superlite.datalayer import Datalayer
@@ -117,6 +117,14 @@ class _Submitted:
     cursor: Any
     scanned: int
     started: float
+
+
+def _add_output(batch: Batch, source_id: SourceId, result: Any) -> None:
+    """Add ``result`` encoded for storage; one the wire codec cannot store is the row's error."""
+    try:
+        batch.outputs.append((source_id, encode_output(result)))
+    except SuperliteError as exc:
+        batch.errors.append((source_id, f"{type(exc).__name__}: {exc}"))
 
 
 def open_sql_source(db: Datalayer, listener: Listener) -> ListenerSource:
@@ -320,7 +328,8 @@ class ListenerRunner:
             except Exception:  # one row may have failed the chunk: find which, row by row
                 self._one_by_one(model, chunk, batch)
                 continue
-            batch.outputs.extend((i, result) for (i, _), result in zip(chunk, results))  # type: ignore[call-overload]
+            for (i, _), result in zip(chunk, results):  # type: ignore[call-overload]
+                _add_output(batch, i, result)
         if drop_failed:
             batch.deleted.extend(i for i, _ in batch.errors)
         batch.seconds = time.perf_counter() - submitted.started
@@ -330,9 +339,11 @@ class ListenerRunner:
         handles = self.db.compute_backend.submit_many([Task(model, "predict", (value,)) for _, value in chunk])
         for (i, _), handle in zip(chunk, handles):
             try:
-                batch.outputs.append((i, handle.result()))
+                result = handle.result()
             except Exception as exc:
                 batch.errors.append((i, f"{type(exc).__name__}: {exc}"))
+                continue
+            _add_output(batch, i, result)
 
     # -- following -----------------------------------------------------------------------------
 

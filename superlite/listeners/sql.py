@@ -34,8 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from superlite.components.reference import Resolved
 from superlite.errors import ConfigurationError, NotFoundError
 from superlite.listeners.component import OUTPUTS_PREFIX, Listener
-from superlite.listeners.source import Batch, Change, Lag, ListenerSource, ListenerState, SourceId
-from superlite.serialization.wire import CODEC
+from superlite.listeners.source import Batch, Change, Lag, ListenerSource, ListenerState, SourceId, decode_output
 from superlite.stores.sql.engine import retrying, writer
 from superlite.stores.sql.notify import Notifications
 
@@ -107,24 +106,9 @@ def _upsert(connection: Connection, table: sa.Table, keys: Sequence[str], rows: 
     connection.execute(statement, rows)
 
 
-def _json_text(value: Any) -> str:
-    """``value`` as JSON text, through the wire codec unless it is a plain int or string (the common case)."""
-    kind = type(value)
-    if kind is int:
-        return str(value)
-    if kind is str:
-        return json.dumps(value)
-    return json.dumps(CODEC.to_json_value(value), separators=(",", ":"))
-
-
 def _chunks(items: Sequence[Any], size: int = IN_LIMIT) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _decode(value: Any) -> Any:
-    # Outputs are stored as the wire codec's JSON tree; only containers can hold tagged values.
-    return CODEC.loads(json.dumps(value)) if isinstance(value, (dict, list)) else value
 
 
 class SQLListenerSource(ListenerSource):
@@ -320,7 +304,7 @@ class SQLListenerSource(ListenerSource):
     def _value(self, value: Any) -> Any:
         if self._json_text and isinstance(value, str):
             value = json.loads(value)
-        return _decode(value) if self.chained else value
+        return decode_output(value) if self.chained else value
 
     def changes(self, limit: int) -> list[Change]:
         """The oldest queued changes of this listener."""
@@ -381,10 +365,7 @@ class SQLListenerSource(ListenerSource):
         """Upsert outputs, record errors, delete outputs of gone rows, drop done changes, advance."""
         now = self._timestamp()
         failed_at = time.time()
-        outputs = [
-            (i, _json_text(value), model.uuid, model.version, now)
-            for i, value in batch.outputs
-        ]
+        outputs = [(i, text, model.uuid, model.version, now) for i, text in batch.outputs]
         upsert = self._output_upsert()
         failures = [
             {"listener": self.name, "source_id": str(i), "model_uuid": model.uuid, "model_version": model.version,
@@ -462,7 +443,7 @@ class SQLListenerSource(ListenerSource):
         out = self.outputs_table
         with self.engine.connect() as connection:
             rows = connection.execute(sa.select(out.c.source_id, out.c.output))
-            return {source_id: _decode(output) for source_id, output in rows}
+            return {source_id: decode_output(output) for source_id, output in rows}
 
     def errors(self) -> dict[SourceId, str]:
         """``{source_id: error}`` for rows that failed."""

@@ -173,3 +173,27 @@ def test_named_alias_moves_and_outputs_follow(db: superlite.Datalayer, app: sa.E
     assert db.catch_up("loud") == {"computed": 2, "failed": 0, "deleted": 0, "model_version": 1}
     assert db.outputs("loud") == {1: "good!", 2: "bad!"}
     assert set(_column(app, "model_version")) == {1}
+
+
+def test_outputs_the_wire_codec_carries_round_trip(db: superlite.Datalayer, app: sa.Engine) -> None:
+    """bytes, tuples and non-text dict keys are stored as the wire codec's tagged JSON and read back."""
+    db.apply(ObjectModel("pack", object=lambda text: (text.encode(), {1: text}, [b"\x00\xff"])))
+    db.apply(Listener("packed", model="pack", table="reviews", key="text"))
+    assert db.outputs("packed") == {1: (b"good", {1: "good"}, [b"\x00\xff"]), 2: (b"bad", {1: "bad"}, [b"\x00\xff"])}
+    run(app, "UPDATE reviews SET text = 'worse' WHERE id = 2")
+    db.catch_up("packed")
+    assert db.outputs("packed")[2] == (b"worse", {1: "worse"}, [b"\x00\xff"])
+
+    db.apply(ObjectModel("raw", object=lambda packed: packed[0][::-1]))  # chained: reads the bytes back
+    db.apply(Listener("reversed", model="raw", table="_outputs__packed", key="output"))
+    assert db.outputs("reversed") == {1: b"doog", 2: b"esrow"}
+
+
+def test_an_output_that_cannot_be_stored_is_the_rows_error(db: superlite.Datalayer, app: sa.Engine) -> None:
+    """A NaN or a type the wire codec does not carry fails that row only; the others are stored."""
+    run(app, "INSERT INTO reviews (id, text, stars) VALUES (3, 'set', 3)")
+    db.apply(ObjectModel("odd", object=lambda text: {text} if text == "set" else (float("nan") if text == "bad" else text)))
+    db.apply(Listener("odd", model="odd", table="reviews", key="text"))
+    assert db.outputs("odd") == {1: "good"}
+    failed = db.listener_errors("odd")
+    assert set(failed) == {2, 3} and "NaN" in failed[2] and "set" in failed[3]
