@@ -122,6 +122,11 @@ class SQLListenerSource(ListenerSource):
         self.dialect = engine.dialect.name
         if self.dialect not in _NOW:
             raise ConfigurationError(f"listeners do not support the {self.dialect} dialect; use SQLite, PostgreSQL or MySQL/MariaDB")
+        if listener.watermark:
+            raise ConfigurationError(
+                f"listener {self.name!r}: watermark= is for MongoDB servers without change streams; SQL tables are "
+                f"followed by triggers, so leave it out"
+            )
         self.quote = engine.dialect.identifier_preparer.quote
         try:
             self.source = sa.Table(listener.table, sa.MetaData(), autoload_with=engine)

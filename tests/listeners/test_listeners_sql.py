@@ -10,7 +10,7 @@ from sqlalchemy.pool import NullPool
 
 import superlite
 from superlite import Listener, ObjectModel
-from superlite.errors import DependencyError
+from superlite.errors import ConfigurationError, DependencyError
 from superlite.stores.sql.engine import normalize_url
 
 
@@ -197,3 +197,9 @@ def test_an_output_that_cannot_be_stored_is_the_rows_error(db: superlite.Datalay
     assert db.outputs("odd") == {1: "good"}
     failed = db.listener_errors("odd")
     assert set(failed) == {2, 3} and "NaN" in failed[2] and "set" in failed[3]
+
+
+def test_watermark_is_refused_on_sql(db: superlite.Datalayer, app: sa.Engine) -> None:
+    db.apply(ObjectModel("shout", object=shout))
+    with pytest.raises(ConfigurationError, match="watermark"):
+        db.apply(Listener("loud", model="shout", table="reviews", key="text", watermark="stars"))

@@ -7,7 +7,13 @@ Changes are followed two ways, chosen once per source by what the server offers:
   token is taken when the listener is installed, before its back-fill, and advanced with each
   committed batch. When the token can no longer be resumed (the oplog moved on), one
   comparison pass (below) catches up and a new token is taken before it.
-* **polling** (a standalone server, mongomock): each look compares a hash of every document's
+* **polling on a watermark** (a standalone server, mongomock; ``Listener(watermark="updated_at")``):
+  every writer sets that field to an increasing value (a date, a counter); each look reads the
+  documents whose value passed the last one committed (kept in the state document, taken at
+  install before the back-fill), and compares ids only to find outputs whose document is gone.
+  Values must increase in commit order: a writer committing an older value after a newer one
+  was seen is missed until the next back-fill. Index the field.
+* **polling by comparison** (no change streams, no watermark): each look compares a hash of every document's
   key (a dotted path) with the hash stored beside its output (or its error), in ``_id`` order.
   New or changed keys are computed, outputs whose document is gone or left the filter are
   deleted. Only ``_id`` and the key are read, and only documents whose key changed go to the model.
@@ -15,7 +21,7 @@ Changes are followed two ways, chosen once per source by what the server offers:
 Collections: ``_outputs__<listener>`` (``_id`` = the source document's ``_id``, ``output`` (the
 wire codec's JSON tree: bytes, tuples, arrays come back as they were), ``model_uuid``,
 ``model_version``, ``computed_at``, ``key_hash``), ``_superlite_listener_state`` (one document
-per listener: model in force, back-fill cursor, lease, ``stream_token``) and
+per listener: model in force, back-fill cursor, lease, ``stream_token``, ``poll_mark``) and
 ``_superlite_listener_errors``.
 """
 
@@ -130,7 +136,8 @@ class MongoListenerSource(ListenerSource):
             {"_id": self.name},
             {"_id": self.name, "signature": signature, "model_uuid": None, "model_version": None, "cursor": None,
              "backfill_done": False, "processed": 0, "rate": None, "lease_owner": None, "lease_until": None,
-             "stream_token": self._start_token()},  # before the back-fill: nothing written after it is missed
+             # Positions taken before the back-fill, so that nothing written after them is missed:
+             "stream_token": self._start_token(), "poll_mark": self._mark()},
             upsert=True,
         )
         return True
@@ -185,7 +192,40 @@ class MongoListenerSource(ListenerSource):
             except HistoryLost as exc:
                 log.warning("listener %r: %s; comparing every document once to catch up", self.name, exc)
                 return self._resync(limit)
+        if self.listener.watermark:
+            return self._watermarked(limit)
         return self._compared(limit)[0]
+
+    def _watermarked(self, limit: int) -> list[Change]:
+        """Documents whose watermark passed the stored one, oldest first, and outputs whose document is gone."""
+        field = self.listener.watermark
+        mark = (self.states.find_one({"_id": self.name}, {"poll_mark": 1}) or {}).get("poll_mark")
+        query = {field: {"$exists": True}} if mark is None else {field: {"$gt": mark}}
+        docs = list(self.source.find(query, {field: 1}).sort(field, ASCENDING).limit(limit + 1))
+        if len(docs) > limit:  # cut where the watermark changes, so that no equal value is left behind
+            left_out = _get(docs[limit], field)
+            docs = [doc for doc in docs[:limit] if _get(doc, field) != left_out] or list(self.source.find({field: left_out}, {field: 1}))
+        changed = [Change(("poll_mark", _get(doc, field)), doc["_id"]) for doc in docs]
+        return changed + [Change(None, i) for i in self._gone()][: max(0, limit - len(changed))]
+
+    def _gone(self) -> list[SourceId]:
+        """Ids with an output or an error whose document no longer exists (ids only are compared)."""
+        kept = [doc["_id"] for doc in self.out.find({}, {"_id": 1})]
+        kept += [doc["source_id"] for doc in self.error_docs.find({"listener": self.name}, {"source_id": 1})]
+        gone = []
+        for start in range(0, len(kept), SCAN_PAGE):
+            page = kept[start : start + SCAN_PAGE]
+            present = {doc["_id"] for doc in self.source.find({"_id": {"$in": page}}, {"_id": 1})}
+            gone += [i for i in page if i not in present]
+        return gone
+
+    def _mark(self) -> Any:
+        """The highest watermark now (None without a watermark field or any document carrying it)."""
+        field = self.listener.watermark
+        if not field:
+            return None
+        top = list(self.source.find({field: {"$exists": True}}, {field: 1}).sort(field, -1).limit(1))
+        return _get(top[0], field) if top else None
 
     def _streamed(self, token: Any, limit: int) -> list[Change]:
         found = read_stream(self.source, token, self.path, bool(self.filter), limit)
@@ -194,18 +234,21 @@ class MongoListenerSource(ListenerSource):
                 self.states.update_one({"_id": self.name, "stream_token": token}, {"$set": {"stream_token": found.token}})
             return []
         # The last change carries the position after everything read: committed with its batch.
-        return [Change(None, i) for i in found.ids[:-1]] + [Change(found.token, found.ids[-1])]
+        return [Change(None, i) for i in found.ids[:-1]] + [Change(("stream_token", found.token), found.ids[-1])]
 
     def _resync(self, limit: int) -> list[Change]:
-        """Compare every document once, under a token taken first; the token is kept once all is done."""
-        token = self._start_token()
+        """Compare every document once, under a token taken first; the token is kept once all is done.
+
+        Raises :class:`StreamsUnsupported` where there are no change streams.
+        """
+        token = current_token(self.source)
         changed, complete = self._compared(limit)
-        if token is None or not complete:
+        if not complete:
             return changed  # not complete: the next look compares again (committed rows then match)
         if not changed:
             self.states.update_one({"_id": self.name}, {"$set": {"stream_token": token}})
             return []
-        return changed[:-1] + [Change(token, changed[-1].source_id)]
+        return changed[:-1] + [Change(("stream_token", token), changed[-1].source_id)]
 
     def _compared(self, limit: int) -> tuple[list[Change], bool]:
         """Documents whose key hash differs from the stored one, and whether that is all of them."""
@@ -260,9 +303,7 @@ class MongoListenerSource(ListenerSource):
         values: dict[str, Any] = {}
         if batch.cursor is not None:
             values["cursor"] = batch.cursor
-        tokens = [token for token in batch.done if token is not None]
-        if tokens:
-            values["stream_token"] = tokens[-1]
+        values.update(token for token in batch.done if token is not None)  # (field, position): the last one wins
         if batch.seconds > 0 and count:
             values["rate"] = count / batch.seconds
         if values:

@@ -191,3 +191,26 @@ def test_status_shows_lag_and_errors(mongo) -> None:
 def test_change_stream_events_that_touch_the_key(event: dict, expected: bool) -> None:
     assert touches(event, "review.text", filtered=False) is expected
     assert touches(event, "review.text", filtered=True) is True
+
+
+def test_polling_on_a_watermark_reads_only_documents_it_passed(mongo) -> None:
+    db, database = mongo
+    database.reviews.insert_many([{"_id": i, "text": f"t{i}", "at": 1} for i in range(3)])
+    db.apply(ObjectModel("shout", object=shout))
+    db.apply(Listener("loud", model="shout", table="reviews", key="text", watermark="at", batch_size=2))
+    assert database["_superlite_listener_state"].find_one({"_id": "loud"})["poll_mark"] == 1
+    assert db.outputs("loud") == {0: "T0", 1: "T1", 2: "T2"}
+
+    database.reviews.update_one({"_id": 0}, {"$set": {"text": "unseen"}})  # the watermark did not move
+    database.reviews.insert_many([{"_id": 3, "text": "a", "at": 2}, {"_id": 4, "text": "b", "at": 3}, {"_id": 5, "text": "c", "at": 3}])
+    database.reviews.update_one({"_id": 1}, {"$set": {"text": "moved", "at": 3}})
+    database.reviews.delete_one({"_id": 2})
+    counts = db.catch_up("loud")  # batches of 2 meet three documents at 3: none is left behind
+    assert (counts["computed"], counts["deleted"]) == (4, 1)
+    assert db.outputs("loud") == {0: "T0", 1: "MOVED", 3: "A", 4: "B", 5: "C"}
+    assert database["_superlite_listener_state"].find_one({"_id": "loud"})["poll_mark"] == 3
+    assert db.catch_up("loud")["computed"] == 0
+
+    database.reviews.update_one({"_id": 0}, {"$set": {"at": 4}})
+    db.catch_up("loud")
+    assert db.outputs("loud")[0] == "UNSEEN"
