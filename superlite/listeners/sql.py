@@ -347,17 +347,34 @@ class SQLListenerSource(ListenerSource):
         retrying(transaction)
 
     def _output_upsert(self) -> str:
-        """The outputs upsert as driver SQL: per-row parameter processing would cost more than the model."""
+        """The outputs upsert as driver SQL: per-row parameter processing would cost more than the model.
+
+        PostgreSQL takes the whole batch in one statement, its ids and outputs as two arrays
+        (``unnest``): psycopg's ``executemany`` sends one statement per row, five times slower.
+        Elsewhere one row per ``executemany`` entry (PyMySQL folds them into one multi-row INSERT).
+        """
         columns = ("source_id", "output", "model_uuid", "model_version", "computed_at")
         names = ", ".join(self.quote(c) for c in columns)
         table = self.quote(self.outputs_table.name)
-        marker = "?" if self.dialect == "sqlite" else "%s"
-        values = ", ".join(f"{marker}::jsonb" if c == "output" and self.dialect == "postgresql" else marker for c in columns)
         if self.dialect == "mysql":
             update = ", ".join(f"{self.quote(c)} = VALUES({self.quote(c)})" for c in columns[1:])
-            return f"INSERT INTO {table} ({names}) VALUES ({values}) ON DUPLICATE KEY UPDATE {update}"
+            return f"INSERT INTO {table} ({names}) VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE {update}"
         update = ", ".join(f"{self.quote(c)} = excluded.{self.quote(c)}" for c in columns[1:])
-        return f"INSERT INTO {table} ({names}) VALUES ({values}) ON CONFLICT ({self.quote('source_id')}) DO UPDATE SET {update}"
+        conflict = f"ON CONFLICT ({self.quote('source_id')}) DO UPDATE SET {update}"
+        if self.dialect == "sqlite":
+            return f"INSERT INTO {table} ({names}) VALUES (?, ?, ?, ?, ?) {conflict}"
+        id_type = self.outputs_table.c.source_id.type.compile(dialect=self.engine.dialect)
+        return (
+            f"INSERT INTO {table} ({names}) SELECT u.s, u.o::jsonb, %s, %s, %s "
+            f"FROM unnest(%s::{id_type}[], %s::text[]) AS u(s, o) {conflict}"
+        )
+
+    def _write_outputs(self, connection: Connection, statement: str, model: Resolved, now: Any, outputs: list[tuple[SourceId, str]]) -> None:
+        if self.dialect == "postgresql":
+            ids, texts = [i for i, _ in outputs], [text for _, text in outputs]
+            connection.exec_driver_sql(statement, (model.uuid, model.version, now, ids, texts))
+            return
+        connection.exec_driver_sql(statement, [(i, text, model.uuid, model.version, now) for i, text in outputs])
 
     def _timestamp(self) -> Any:
         now = datetime.now(timezone.utc)
@@ -370,7 +387,6 @@ class SQLListenerSource(ListenerSource):
         """Upsert outputs, record errors, delete outputs of gone rows, drop done changes, advance."""
         now = self._timestamp()
         failed_at = time.time()
-        outputs = [(i, text, model.uuid, model.version, now) for i, text in batch.outputs]
         upsert = self._output_upsert()
         failures = [
             {"listener": self.name, "source_id": str(i), "model_uuid": model.uuid, "model_version": model.version,
@@ -387,8 +403,8 @@ class SQLListenerSource(ListenerSource):
 
         def transaction() -> None:
             with self.writer.begin() as connection:
-                if outputs:
-                    connection.exec_driver_sql(upsert, outputs)
+                if batch.outputs:
+                    self._write_outputs(connection, upsert, model, now, batch.outputs)
                 for chunk in _chunks(batch.deleted):
                     connection.execute(self.outputs_table.delete().where(self.outputs_table.c.source_id.in_(chunk)))
                 for chunk in _chunks(cleared if self._has_errors else []):

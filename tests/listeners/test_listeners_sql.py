@@ -203,3 +203,13 @@ def test_watermark_is_refused_on_sql(db: superlite.Datalayer, app: sa.Engine) ->
     db.apply(ObjectModel("shout", object=shout))
     with pytest.raises(ConfigurationError, match="watermark"):
         db.apply(Listener("loud", model="shout", table="reviews", key="text", watermark="stars"))
+
+
+def test_text_row_ids(db: superlite.Datalayer, app: sa.Engine) -> None:
+    run(app, "CREATE TABLE tags (name VARCHAR(40) PRIMARY KEY, label VARCHAR(40))", "INSERT INTO tags (name, label) VALUES ('a', 'x'), ('b', 'y')")
+    db.apply(ObjectModel("shout", object=shout))
+    db.apply(Listener("tagged", model="shout", table="tags", key="label"))
+    assert db.outputs("tagged") == {"a": "X", "b": "Y"}
+    run(app, "INSERT INTO tags (name, label) VALUES ('c', 'z')", "UPDATE tags SET label = 'w' WHERE name = 'a'", "DELETE FROM tags WHERE name = 'b'")
+    db.catch_up("tagged")
+    assert db.outputs("tagged") == {"a": "W", "c": "Z"}
