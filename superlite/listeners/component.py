@@ -42,7 +42,8 @@ class Listener(Component):
     to an increasing value (a date, a counter): polling then reads only the documents it passed,
     instead of comparing every document's key at each look.
     ``batch_size`` rows are read and written per transaction; ``chunk_size`` inputs go to one
-    ``predict_batches`` call (default: one chunk per unit of the compute's parallelism).
+    ``predict_batches`` call (default: one chunk per unit of the compute's parallelism, at least
+    1000 rows: each chunk costs a broker round trip).
 
     Applying a listener installs what follows the table (triggers into a queue table, or a
     MongoDB watcher) and, unless ``backfill=False``, computes the outputs of the rows that exist.
