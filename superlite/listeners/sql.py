@@ -183,8 +183,12 @@ class SQLListenerSource(ListenerSource):
 
     def install(self, signature: str) -> bool:
         """Create the tables and (re)create this listener's triggers; True when ``signature`` changed."""
-        _META.create_all(self.engine, checkfirst=True)
-        self.outputs_table.create(self.engine, checkfirst=True)
+        def tables() -> None:  # a write transaction: on SQLite it waits for the write lock up front
+            with self.writer.begin() as connection:
+                _META.create_all(connection, checkfirst=True)
+                self.outputs_table.create(connection, checkfirst=True)
+
+        retrying(tables)
 
         def transaction() -> bool:
             with self.writer.begin() as connection:
@@ -219,7 +223,12 @@ class SQLListenerSource(ListenerSource):
 
         retrying(transaction)
         if not keep_outputs:
-            self.outputs_table.drop(self.engine, checkfirst=True)
+
+            def drop() -> None:
+                with self.writer.begin() as connection:
+                    self.outputs_table.drop(connection, checkfirst=True)
+
+            retrying(drop)
 
     def _row(self, prefix: str, column: sa.Column[Any]) -> str:
         return f"{prefix}.{self.quote(column.name)}"

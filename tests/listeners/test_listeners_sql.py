@@ -213,3 +213,33 @@ def test_text_row_ids(db: superlite.Datalayer, app: sa.Engine) -> None:
     run(app, "INSERT INTO tags (name, label) VALUES ('c', 'z')", "UPDATE tags SET label = 'w' WHERE name = 'a'", "DELETE FROM tags WHERE name = 'b'")
     db.catch_up("tagged")
     assert db.outputs("tagged") == {"a": "W", "c": "Z"}
+
+
+def test_install_waits_for_another_writer_on_sqlite(db: superlite.Datalayer, app: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Creating the listener's tables waits for the write lock instead of failing on a stale snapshot.
+
+    Another connection takes the write lock right before the tables are created and commits a
+    row 0.3 s later: a deferred transaction would read the schema first, then fail to upgrade.
+    """
+    if app.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    import threading
+
+    from superlite.listeners.sql import SQLListenerSource
+
+    install = SQLListenerSource.install
+    holder = app.connect()
+
+    def held(self: SQLListenerSource, signature: str) -> bool:
+        holder.exec_driver_sql("BEGIN IMMEDIATE")
+        holder.exec_driver_sql("INSERT INTO reviews (id, text, stars) VALUES (3, 'held', 3)")
+        threading.Timer(0.3, holder.exec_driver_sql, ("COMMIT",)).start()
+        return install(self, signature)
+
+    monkeypatch.setattr(SQLListenerSource, "install", held)
+    db.apply(ObjectModel("shout", object=shout))
+    try:
+        db.apply(Listener("loud", model="shout", table="reviews", key="text"))
+    finally:
+        holder.close()
+    assert db.outputs("loud") == {1: "GOOD", 2: "BAD", 3: "HELD"}
