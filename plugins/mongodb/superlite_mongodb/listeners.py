@@ -206,7 +206,9 @@ class MongoListenerSource(ListenerSource):
             left_out = _get(docs[limit], field)
             docs = [doc for doc in docs[:limit] if _get(doc, field) != left_out] or list(self.source.find({field: left_out}, {field: 1}))
         changed = [Change(("poll_mark", _get(doc, field)), doc["_id"]) for doc in docs]
-        return changed + [Change(None, i) for i in self._gone()][: max(0, limit - len(changed))]
+        if len(changed) >= limit:
+            return changed
+        return changed + [Change(None, i) for i in self._gone()][: limit - len(changed)]
 
     def _gone(self) -> list[SourceId]:
         """Ids with an output or an error whose document no longer exists (ids only are compared)."""
