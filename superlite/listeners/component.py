@@ -38,8 +38,12 @@ class Listener(Component):
     ``key`` is the column (MongoDB: a field, dotted paths allowed) passed to the model;
     ``id_column`` the row identity (default: the primary key; ``_id`` on MongoDB); ``where`` a
     filter (SQL expression text, or a MongoDB filter document): rows outside it get no output.
+    ``watermark`` (MongoDB servers without change streams only) names a field every writer sets
+    to an increasing value (a date, a counter): polling then reads only the documents it passed,
+    instead of comparing every document's key at each look.
     ``batch_size`` rows are read and written per transaction; ``chunk_size`` inputs go to one
-    ``predict_batches`` call (default: one chunk per unit of the compute's parallelism).
+    ``predict_batches`` call (default: one chunk per unit of the compute's parallelism, at least
+    1000 rows: each chunk costs a broker round trip).
 
     Applying a listener installs what follows the table (triggers into a queue table, or a
     MongoDB watcher) and, unless ``backfill=False``, computes the outputs of the rows that exist.
@@ -52,6 +56,7 @@ class Listener(Component):
     key: str = ""
     id_column: str | None = None
     where: Any = None
+    watermark: str | None = None
     batch_size: int = 5000
     chunk_size: int | None = None
     backfill: bool = transient(True, kw_only=True)

@@ -30,7 +30,7 @@ from superlite.compute.base import ResultHandle, Task
 from superlite.errors import ConfigurationError, DependencyError, SuperliteError, UnknownSchemeError
 from superlite.extensions import ExtensionPoint
 from superlite.listeners.component import Listener
-from superlite.listeners.source import Batch, Lag, ListenerSource, SourceId
+from superlite.listeners.source import Batch, Lag, ListenerSource, SourceId, encode_output
 
 if TYPE_CHECKING:
     from superlite.datalayer import Datalayer
@@ -48,6 +48,11 @@ LEASE_SECONDS = 30.0
 
 #: Seconds between looks for new, changed and removed listeners in :meth:`ListenerRunner.follow`.
 REFRESH_SECONDS = 2.0
+
+#: Fewest rows in one ``predict_batches`` chunk unless ``chunk_size`` says otherwise: each chunk
+#: costs the caller a broker round trip (about 3 ms of its CPU on Celery), which smaller chunks
+#: of a cheap model would not repay.
+MIN_CHUNK = 1000
 
 #: Seconds :meth:`ListenerRunner.catch_up` waits for another process to release a listener.
 LEASE_WAIT = 120.0
@@ -117,6 +122,14 @@ class _Submitted:
     cursor: Any
     scanned: int
     started: float
+
+
+def _add_output(batch: Batch, source_id: SourceId, result: Any) -> None:
+    """Add ``result`` encoded for storage; one the wire codec cannot store is the row's error."""
+    try:
+        batch.outputs.append((source_id, encode_output(result)))
+    except SuperliteError as exc:
+        batch.errors.append((source_id, f"{type(exc).__name__}: {exc}"))
 
 
 def open_sql_source(db: Datalayer, listener: Listener) -> ListenerSource:
@@ -306,7 +319,7 @@ class ListenerRunner:
     def _submit(self, listener: Listener, model: Resolved, rows: Sequence[tuple[SourceId, Any]], *, cursor: Any = None, scanned: int = 0) -> _Submitted:
         """Send ``rows`` to the compute in ``predict_batches`` chunks, without waiting."""
         compute = self.db.compute_backend
-        size = listener.chunk_size or max(1, -(-len(rows) // compute.parallelism))
+        size = listener.chunk_size or max(MIN_CHUNK, -(-len(rows) // compute.parallelism))
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
         handles = compute.submit_many([Task(model, "predict_batches", ([value for _, value in chunk],)) for chunk in chunks]) if chunks else []
         return _Submitted(chunks, handles, cursor, scanned, time.perf_counter())
@@ -320,7 +333,11 @@ class ListenerRunner:
             except Exception:  # one row may have failed the chunk: find which, row by row
                 self._one_by_one(model, chunk, batch)
                 continue
-            batch.outputs.extend((i, result) for (i, _), result in zip(chunk, results))  # type: ignore[call-overload]
+            try:  # the common case in one pass; a row that cannot be stored sends the chunk the slow way
+                batch.outputs.extend([(i, encode_output(result)) for (i, _), result in zip(chunk, results)])  # type: ignore[call-overload]
+            except SuperliteError:
+                for (i, _), result in zip(chunk, results):  # type: ignore[call-overload]
+                    _add_output(batch, i, result)
         if drop_failed:
             batch.deleted.extend(i for i, _ in batch.errors)
         batch.seconds = time.perf_counter() - submitted.started
@@ -330,9 +347,11 @@ class ListenerRunner:
         handles = self.db.compute_backend.submit_many([Task(model, "predict", (value,)) for _, value in chunk])
         for (i, _), handle in zip(chunk, handles):
             try:
-                batch.outputs.append((i, handle.result()))
+                result = handle.result()
             except Exception as exc:
                 batch.errors.append((i, f"{type(exc).__name__}: {exc}"))
+                continue
+            _add_output(batch, i, result)
 
     # -- following -----------------------------------------------------------------------------
 

@@ -9,15 +9,46 @@ its own through the entry-point group ``superlite.listener_sources`` (URI scheme
 from __future__ import annotations
 
 import abc
+import json
+import math
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from superlite.components.reference import Resolved
+from superlite.errors import SerializationError
+from superlite.serialization.wire import CODEC
 
 #: A row's identity in its table (an int, a string, an ObjectId, ...).
 SourceId = Hashable
+
+
+def encode_output(value: Any) -> str:
+    """A model's output as the JSON text stored beside its row, through the wire codec.
+
+    Plain JSON values are stored as they are; ``bytes``, tuples, numpy arrays and every other
+    type the wire codec carries become its tagged objects, so they read back as they were.
+    Raises :class:`~superlite.errors.SerializationError` for a value that cannot be stored (a
+    type the codec does not carry, a NaN or infinite float).
+    """
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str:
+        return json.dumps(value)
+    if kind is float and not math.isfinite(value):
+        raise SerializationError(f"cannot store the output {value!r}: JSON has no NaN or infinity; return None or a finite number")
+    try:
+        return json.dumps(CODEC.to_json_value(value), separators=(",", ":"), allow_nan=False)
+    except ValueError as exc:  # a NaN or infinity inside a container
+        raise SerializationError(f"cannot store an output holding NaN or infinity ({exc}); replace them by None or finite numbers") from None
+
+
+def decode_output(stored: Any) -> Any:
+    """An output as the driver returned it (parsed JSON) back to the model's value."""
+    # Only containers can hold the wire codec's tagged objects.
+    return CODEC.loads(json.dumps(stored)) if isinstance(stored, (dict, list)) else stored
 
 
 @dataclass(frozen=True)
@@ -46,9 +77,12 @@ class Change:
 
 @dataclass
 class Batch:
-    """What one pass wrote: outputs, per-row errors, ids whose output goes, and progress."""
+    """What one pass wrote: outputs, per-row errors, ids whose output goes, and progress.
 
-    outputs: list[tuple[SourceId, Any]] = field(default_factory=list)
+    ``outputs`` hold :func:`encode_output`'s JSON text, so a source stores them as they are.
+    """
+
+    outputs: list[tuple[SourceId, str]] = field(default_factory=list)
     errors: list[tuple[SourceId, str]] = field(default_factory=list)
     deleted: list[SourceId] = field(default_factory=list)
     done: list[Any] = field(default_factory=list)

@@ -10,7 +10,7 @@ from sqlalchemy.pool import NullPool
 
 import superlite
 from superlite import Listener, ObjectModel
-from superlite.errors import DependencyError
+from superlite.errors import ConfigurationError, DependencyError
 from superlite.stores.sql.engine import normalize_url
 
 
@@ -173,3 +173,73 @@ def test_named_alias_moves_and_outputs_follow(db: superlite.Datalayer, app: sa.E
     assert db.catch_up("loud") == {"computed": 2, "failed": 0, "deleted": 0, "model_version": 1}
     assert db.outputs("loud") == {1: "good!", 2: "bad!"}
     assert set(_column(app, "model_version")) == {1}
+
+
+def test_outputs_the_wire_codec_carries_round_trip(db: superlite.Datalayer, app: sa.Engine) -> None:
+    """bytes, tuples and non-text dict keys are stored as the wire codec's tagged JSON and read back."""
+    db.apply(ObjectModel("pack", object=lambda text: (text.encode(), {1: text}, [b"\x00\xff"])))
+    db.apply(Listener("packed", model="pack", table="reviews", key="text"))
+    assert db.outputs("packed") == {1: (b"good", {1: "good"}, [b"\x00\xff"]), 2: (b"bad", {1: "bad"}, [b"\x00\xff"])}
+    run(app, "UPDATE reviews SET text = 'worse' WHERE id = 2")
+    db.catch_up("packed")
+    assert db.outputs("packed")[2] == (b"worse", {1: "worse"}, [b"\x00\xff"])
+
+    db.apply(ObjectModel("raw", object=lambda packed: packed[0][::-1]))  # chained: reads the bytes back
+    db.apply(Listener("reversed", model="raw", table="_outputs__packed", key="output"))
+    assert db.outputs("reversed") == {1: b"doog", 2: b"esrow"}
+
+
+def test_an_output_that_cannot_be_stored_is_the_rows_error(db: superlite.Datalayer, app: sa.Engine) -> None:
+    """A NaN or a type the wire codec does not carry fails that row only; the others are stored."""
+    run(app, "INSERT INTO reviews (id, text, stars) VALUES (3, 'set', 3)")
+    db.apply(ObjectModel("odd", object=lambda text: {text} if text == "set" else (float("nan") if text == "bad" else text)))
+    db.apply(Listener("odd", model="odd", table="reviews", key="text"))
+    assert db.outputs("odd") == {1: "good"}
+    failed = db.listener_errors("odd")
+    assert set(failed) == {2, 3} and "NaN" in failed[2] and "set" in failed[3]
+
+
+def test_watermark_is_refused_on_sql(db: superlite.Datalayer, app: sa.Engine) -> None:
+    db.apply(ObjectModel("shout", object=shout))
+    with pytest.raises(ConfigurationError, match="watermark"):
+        db.apply(Listener("loud", model="shout", table="reviews", key="text", watermark="stars"))
+
+
+def test_text_row_ids(db: superlite.Datalayer, app: sa.Engine) -> None:
+    run(app, "CREATE TABLE tags (name VARCHAR(40) PRIMARY KEY, label VARCHAR(40))", "INSERT INTO tags (name, label) VALUES ('a', 'x'), ('b', 'y')")
+    db.apply(ObjectModel("shout", object=shout))
+    db.apply(Listener("tagged", model="shout", table="tags", key="label"))
+    assert db.outputs("tagged") == {"a": "X", "b": "Y"}
+    run(app, "INSERT INTO tags (name, label) VALUES ('c', 'z')", "UPDATE tags SET label = 'w' WHERE name = 'a'", "DELETE FROM tags WHERE name = 'b'")
+    db.catch_up("tagged")
+    assert db.outputs("tagged") == {"a": "W", "c": "Z"}
+
+
+def test_install_waits_for_another_writer_on_sqlite(db: superlite.Datalayer, app: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Creating the listener's tables waits for the write lock instead of failing on a stale snapshot.
+
+    Another connection takes the write lock right before the tables are created and commits a
+    row 0.3 s later: a deferred transaction would read the schema first, then fail to upgrade.
+    """
+    if app.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    import threading
+
+    from superlite.listeners.sql import SQLListenerSource
+
+    install = SQLListenerSource.install
+    holder = app.connect()
+
+    def held(self: SQLListenerSource, signature: str) -> bool:
+        holder.exec_driver_sql("BEGIN IMMEDIATE")
+        holder.exec_driver_sql("INSERT INTO reviews (id, text, stars) VALUES (3, 'held', 3)")
+        threading.Timer(0.3, holder.exec_driver_sql, ("COMMIT",)).start()
+        return install(self, signature)
+
+    monkeypatch.setattr(SQLListenerSource, "install", held)
+    db.apply(ObjectModel("shout", object=shout))
+    try:
+        db.apply(Listener("loud", model="shout", table="reviews", key="text"))
+    finally:
+        holder.close()
+    assert db.outputs("loud") == {1: "GOOD", 2: "BAD", 3: "HELD"}

@@ -1,20 +1,35 @@
 """Listeners on MongoDB collections (registered for ``mongodb://``, ``mongodb+srv://``, ``mongomock://``).
 
-A MongoDB collection has no triggers, so changes are found by polling: each look compares a
-hash of every document's key (a dotted path) with the hash stored beside its output (or its
-error), in ``_id`` order. New or changed keys are computed, outputs whose document is gone or
-left the filter are deleted. Only ``_id`` and the key are read, and only documents whose key
-changed go to the model.
+Changes are followed two ways, chosen once per source by what the server offers:
 
-Collections: ``_outputs__<listener>`` (``_id`` = the source document's ``_id``, ``output``,
-``model_uuid``, ``model_version``, ``computed_at``, ``key_hash``), ``_superlite_listener_state``
-and ``_superlite_listener_errors``.
+* **change streams** (replica sets, sharded clusters): the events after the listener's stored
+  resume token name the changed documents (see :mod:`superlite_mongodb.listener_streams`); the
+  token is taken when the listener is installed, before its back-fill, and advanced with each
+  committed batch. When the token can no longer be resumed (the oplog moved on), one
+  comparison pass (below) catches up and a new token is taken before it.
+* **polling on a watermark** (a standalone server, mongomock; ``Listener(watermark="updated_at")``):
+  every writer sets that field to an increasing value (a date, a counter); each look reads the
+  documents whose value passed the last one committed (kept in the state document, taken at
+  install before the back-fill), and compares ids only to find outputs whose document is gone.
+  Values must increase in commit order: a writer committing an older value after a newer one
+  was seen is missed until the next back-fill. Index the field.
+* **polling by comparison** (no change streams, no watermark): each look compares a hash of every document's
+  key (a dotted path) with the hash stored beside its output (or its error), in ``_id`` order.
+  New or changed keys are computed, outputs whose document is gone or left the filter are
+  deleted. Only ``_id`` and the key are read, and only documents whose key changed go to the model.
+
+Collections: ``_outputs__<listener>`` (``_id`` = the source document's ``_id``, ``output`` (the
+wire codec's JSON tree: bytes, tuples, arrays come back as they were), ``model_uuid``,
+``model_version``, ``computed_at``, ``key_hash``), ``_superlite_listener_state`` (one document
+per listener: model in force, back-fill cursor, lease, ``stream_token``, ``poll_mark``) and
+``_superlite_listener_errors``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
@@ -25,12 +40,21 @@ from pymongo import ASCENDING
 from superlite.components.reference import Resolved
 from superlite.errors import ConfigurationError, NotFoundError
 from superlite.listeners.component import OUTPUTS_PREFIX, Listener
-from superlite.listeners.source import Batch, Change, Lag, ListenerSource, ListenerState, SourceId
+from superlite.listeners.source import Batch, Change, Lag, ListenerSource, ListenerState, SourceId, decode_output
 from superlite.serialization.wire import CODEC
 from superlite_mongodb.connection import open_connection
+from superlite_mongodb.listener_streams import (
+    HistoryLost,
+    StreamsUnsupported,
+    current_token,
+    read_stream,
+    wait_for_event,
+)
 
 if TYPE_CHECKING:
     from superlite.datalayer import Datalayer
+
+log = logging.getLogger(__name__)
 
 STATE = "_superlite_listener_state"
 ERRORS = "_superlite_listener_errors"
@@ -50,10 +74,6 @@ def _get(document: dict[str, Any], path: str) -> Any:
 
 def _hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(CODEC.to_json_value(value), sort_keys=True).encode()).hexdigest()
-
-
-def _decode(value: Any) -> Any:
-    return CODEC.loads(json.dumps(value)) if isinstance(value, (dict, list)) else value
 
 
 def open_mongo_source(db: Datalayer, listener: Listener) -> MongoListenerSource:
@@ -80,6 +100,22 @@ class MongoListenerSource(ListenerSource):
         self.path = listener.key
         self.chained = listener.table.startswith(OUTPUTS_PREFIX)
         self._hashes: dict[SourceId, str] = {}
+        self.streams = True  # until the server shows it has none
+
+    @property
+    def following(self) -> str:
+        """How changes are found: ``"change stream"`` or ``"polling"`` (known after the first look)."""
+        return "change stream" if self.streams else "polling"
+
+    def _start_token(self) -> Any:
+        """A resume token for now, or None (and polling from then on) where there are no streams."""
+        if not self.streams:
+            return None
+        try:
+            return current_token(self.source)
+        except StreamsUnsupported:
+            self.streams = False
+            return None
 
     def close(self) -> None:
         """Give the client lease back."""
@@ -99,7 +135,9 @@ class MongoListenerSource(ListenerSource):
         self.states.replace_one(
             {"_id": self.name},
             {"_id": self.name, "signature": signature, "model_uuid": None, "model_version": None, "cursor": None,
-             "backfill_done": False, "processed": 0, "rate": None, "lease_owner": None, "lease_until": None},
+             "backfill_done": False, "processed": 0, "rate": None, "lease_owner": None, "lease_until": None,
+             # Positions taken before the back-fill, so that nothing written after them is missed:
+             "stream_token": self._start_token(), "poll_mark": self._mark()},
             upsert=True,
         )
         return True
@@ -133,7 +171,7 @@ class MongoListenerSource(ListenerSource):
         query = {"$and": [self.filter, extra]} if self.filter else extra
         for doc in self.source.find(query, {self.path: 1}).sort("_id", ASCENDING).limit(limit):
             value = _get(doc, self.path)
-            value = _decode(value) if self.chained else value
+            value = decode_output(value) if self.chained else value
             self._hashes[doc["_id"]] = _hash(value)
             yield doc["_id"], value
 
@@ -144,7 +182,78 @@ class MongoListenerSource(ListenerSource):
         return [(i, value, made_by.get(i)) for i, value in page]
 
     def changes(self, limit: int) -> list[Change]:
-        """Compare key hashes with those stored beside outputs and errors (see the module docstring)."""
+        """Changed documents: from the change stream where there is one, else by comparing key hashes."""
+        if self.streams:
+            token = (self.states.find_one({"_id": self.name}, {"stream_token": 1}) or {}).get("stream_token")
+            try:
+                return self._streamed(token, limit) if token is not None else self._resync(limit)
+            except StreamsUnsupported:
+                self.streams = False
+            except HistoryLost as exc:
+                log.warning("listener %r: %s; comparing every document once to catch up", self.name, exc)
+                return self._resync(limit)
+        if self.listener.watermark:
+            return self._watermarked(limit)
+        return self._compared(limit)[0]
+
+    def _watermarked(self, limit: int) -> list[Change]:
+        """Documents whose watermark passed the stored one, oldest first, and outputs whose document is gone."""
+        field = self.listener.watermark
+        mark = (self.states.find_one({"_id": self.name}, {"poll_mark": 1}) or {}).get("poll_mark")
+        query = {field: {"$exists": True}} if mark is None else {field: {"$gt": mark}}
+        docs = list(self.source.find(query, {field: 1}).sort(field, ASCENDING).limit(limit + 1))
+        if len(docs) > limit:  # cut where the watermark changes, so that no equal value is left behind
+            left_out = _get(docs[limit], field)
+            docs = [doc for doc in docs[:limit] if _get(doc, field) != left_out] or list(self.source.find({field: left_out}, {field: 1}))
+        changed = [Change(("poll_mark", _get(doc, field)), doc["_id"]) for doc in docs]
+        if len(changed) >= limit:
+            return changed
+        return changed + [Change(None, i) for i in self._gone()][: limit - len(changed)]
+
+    def _gone(self) -> list[SourceId]:
+        """Ids with an output or an error whose document no longer exists (ids only are compared)."""
+        kept = [doc["_id"] for doc in self.out.find({}, {"_id": 1})]
+        kept += [doc["source_id"] for doc in self.error_docs.find({"listener": self.name}, {"source_id": 1})]
+        gone = []
+        for start in range(0, len(kept), SCAN_PAGE):
+            page = kept[start : start + SCAN_PAGE]
+            present = {doc["_id"] for doc in self.source.find({"_id": {"$in": page}}, {"_id": 1})}
+            gone += [i for i in page if i not in present]
+        return gone
+
+    def _mark(self) -> Any:
+        """The highest watermark now (None without a watermark field or any document carrying it)."""
+        field = self.listener.watermark
+        if not field:
+            return None
+        top = list(self.source.find({field: {"$exists": True}}, {field: 1}).sort(field, -1).limit(1))
+        return _get(top[0], field) if top else None
+
+    def _streamed(self, token: Any, limit: int) -> list[Change]:
+        found = read_stream(self.source, token, self.path, bool(self.filter), limit)
+        if not found.ids:
+            if found.token is not None and found.token != token:  # only passed-over events: move past them
+                self.states.update_one({"_id": self.name, "stream_token": token}, {"$set": {"stream_token": found.token}})
+            return []
+        # The last change carries the position after everything read: committed with its batch.
+        return [Change(None, i) for i in found.ids[:-1]] + [Change(("stream_token", found.token), found.ids[-1])]
+
+    def _resync(self, limit: int) -> list[Change]:
+        """Compare every document once, under a token taken first; the token is kept once all is done.
+
+        Raises :class:`StreamsUnsupported` where there are no change streams.
+        """
+        token = current_token(self.source)
+        changed, complete = self._compared(limit)
+        if not complete:
+            return changed  # not complete: the next look compares again (committed rows then match)
+        if not changed:
+            self.states.update_one({"_id": self.name}, {"$set": {"stream_token": token}})
+            return []
+        return changed[:-1] + [Change(("stream_token", token), changed[-1].source_id)]
+
+    def _compared(self, limit: int) -> tuple[list[Change], bool]:
+        """Documents whose key hash differs from the stored one, and whether that is all of them."""
         changed: list[Change] = []
         stored = {doc["_id"]: doc.get("key_hash") for doc in self.out.find({}, {"key_hash": 1})}
         stored.update(
@@ -152,7 +261,7 @@ class MongoListenerSource(ListenerSource):
         )
         seen = set()
         cursor = None
-        while len(changed) < limit:
+        while len(changed) <= limit:
             page = list(self._documents({} if cursor is None else {"_id": {"$gt": cursor}}, SCAN_PAGE))
             if not page:  # every document compared: outputs of documents not seen are stale
                 changed.extend(Change(None, i) for i in stored if i not in seen)
@@ -162,7 +271,7 @@ class MongoListenerSource(ListenerSource):
                 if stored.get(i) != self._hashes[i]:
                     changed.append(Change(None, i))
             cursor = page[-1][0]
-        return changed[:limit]
+        return changed[:limit], len(changed) <= limit
 
     def read(self, ids: Sequence[SourceId]) -> dict[SourceId, Any]:
         """Key values of the documents among ``ids`` that exist and pass the filter."""
@@ -172,10 +281,10 @@ class MongoListenerSource(ListenerSource):
         """Upsert outputs (with their key hash), record errors, delete gone outputs, advance."""
         now = datetime.now(timezone.utc)
         # One upsert per document (mongomock has no bulk upserts matching current pymongo).
-        for i, value in batch.outputs:
+        for i, text in batch.outputs:
             self.out.replace_one(
                 {"_id": i},
-                {"output": CODEC.to_json_value(value), "model_uuid": model.uuid, "model_version": model.version,
+                {"output": json.loads(text), "model_uuid": model.uuid, "model_version": model.version,
                  "computed_at": now, "key_hash": self._hashes.get(i)},
                 upsert=True,
             )
@@ -196,6 +305,7 @@ class MongoListenerSource(ListenerSource):
         values: dict[str, Any] = {}
         if batch.cursor is not None:
             values["cursor"] = batch.cursor
+        values.update(token for token in batch.done if token is not None)  # (field, position): the last one wins
         if batch.seconds > 0 and count:
             values["rate"] = count / batch.seconds
         if values:
@@ -217,7 +327,7 @@ class MongoListenerSource(ListenerSource):
 
     def outputs(self) -> dict[SourceId, Any]:
         """``{_id: output}`` for every stored output."""
-        return {doc["_id"]: _decode(doc["output"]) for doc in self.out.find({}, {"output": 1})}
+        return {doc["_id"]: decode_output(doc["output"]) for doc in self.out.find({}, {"output": 1})}
 
     def errors(self) -> dict[SourceId, str]:
         """``{_id: error}`` for documents whose model call failed."""
@@ -232,3 +342,14 @@ class MongoListenerSource(ListenerSource):
             remaining = self.source.count_documents({"$and": [self.filter, extra]} if self.filter else extra)
         pending = 0 if not current.backfill_done else len(self.changes(SCAN_PAGE))
         return Lag(pending, None, remaining, self.error_docs.count_documents({"listener": self.name}))
+
+    def wait(self, seconds: float) -> None:
+        """With a change stream, wake at the next event (or after ``seconds``); polling: sleep."""
+        token = (self.states.find_one({"_id": self.name}, {"stream_token": 1}) or {}).get("stream_token") if self.streams else None
+        if token is None:
+            time.sleep(seconds)
+            return
+        try:
+            wait_for_event(self.source, token, seconds)
+        except (StreamsUnsupported, HistoryLost):
+            time.sleep(seconds)
