@@ -28,6 +28,23 @@ from superlite_torch.rebuild import (
 #: Seconds a ``predict_batches`` run lasts before its progress bar appears (unless asked for).
 PROGRESS_DELAY = 2.0
 
+#: The values of ``quantize`` (None: the float module as it is).
+QUANTIZE_MODES = ("dynamic",)
+
+
+def quantize_dynamic_int8(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` with its Linear, LSTM and GRU layers dynamically quantized to int8.
+
+    torch marks ``torch.ao.quantization`` deprecated in favour of the separate torchao package,
+    which is not a dependency here; its deprecation warnings are silenced for this one call.
+    """
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        return quantize_dynamic(module, {nn.Linear, nn.LSTM, nn.GRU}, dtype=torch.qint8, inplace=False).eval()
+
 
 class DillFallbackWarning(UserWarning):
     """A module class has no import path, so the class itself is stored with dill."""
@@ -49,6 +66,11 @@ class TorchModel(Model):
     ``postprocess`` callables are stored with dill, as :class:`~superlite.ObjectModel` stores
     its callable. ``device`` is ``"cpu"``, ``"cuda"`` (``"cuda:N"``) or ``"auto"`` (CUDA when
     available, else the CPU), resolved in the process that runs the model.
+
+    ``quantize="dynamic"`` serves a dynamically quantized int8 copy of the module (torch's
+    ``quantize_dynamic`` on its ``Linear``, ``LSTM`` and ``GRU`` layers, CPU only), derived where
+    the model is loaded from the stored float weights: a separate version with its own content
+    hash, whose answers differ slightly from the float model's (see ``docs/pytorch.md``).
     """
 
     artifact_fields = {
@@ -66,6 +88,7 @@ class TorchModel(Model):
     module_args: dict[str, Any] | None = field(default=None, kw_only=True)
     module_class: str | None = field(default=None, kw_only=True)
     module_code: type[nn.Module] | None = field(default=None, kw_only=True, repr=False)
+    quantize: str | None = field(default=None, kw_only=True)
     #: Progress bar for ``predict_batches``: True always, False never, None after a few seconds on a terminal.
     progress: bool | None = transient(None, kw_only=True)
 
@@ -81,6 +104,22 @@ class TorchModel(Model):
         self.module_class = class_path(cls)
         self.module_code = None if is_importable(cls) else cls
         self.object.to(device)
+        self._quantized: tuple[nn.Module, nn.Module] | None = None
+        if self.quantize is not None:
+            if self.quantize not in QUANTIZE_MODES:
+                raise ComponentError(f"TorchModel {self.identifier!r}: quantize must be one of {QUANTIZE_MODES}, not {self.quantize!r}")
+            if device.type != "cpu":
+                raise ComponentError(f"TorchModel {self.identifier!r}: quantize={self.quantize!r} runs on the CPU only, not on {device}")
+            self.serving_module  # noqa: B018 - derive the int8 copy now, where the model is built or loaded
+
+    @property
+    def serving_module(self) -> nn.Module:
+        """The module predictions run on: ``object``, or with ``quantize`` its int8 copy (derived once per object)."""
+        if self.quantize is None:
+            return self.object
+        if self._quantized is None or self._quantized[0] is not self.object:
+            self._quantized = (self.object, quantize_dynamic_int8(self.object))
+        return self._quantized[1]
 
     def _stored_class(self) -> type[nn.Module]:
         if self.module_code is not None:
@@ -108,6 +147,8 @@ class TorchModel(Model):
                 stacklevel=3,
             )
         encoded = super().encode()
+        if self.quantize is None:
+            encoded.params.pop("quantize", None)
         encoded.artifacts = {name: entry for name, entry in encoded.artifacts.items() if entry[1] is not None}
         encoded.artifacts["object"] = (self.artifact_fields["object"], state_dict)
         encoded.params["module_args"] = module_args
@@ -126,7 +167,7 @@ class TorchModel(Model):
         return self._run(list(xs), progress=self.progress if progress is None else progress)
 
     def _run(self, xs: list[Any], progress: bool | None) -> list[Any]:
-        module = self.object
+        module = self.serving_module
         device = self.torch_device
         float_dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), None)
         whole_dtype = None if batching.takes_indices(module) else float_dtype
