@@ -21,6 +21,7 @@ from superlite.config import ENV_URI
 @click.option("--visibility-timeout", type=click.FloatRange(min=1), help="Redis only: seconds before a task taken by a vanished worker is delivered again (default 120).")
 @click.option("--path", "paths", multiple=True, type=click.Path(exists=True, file_okay=False, resolve_path=True), help="Directory to import model code from, before the working directory (repeatable).")
 @click.option("--follow", "follow", multiple=True, metavar="TYPE:NAME[@ALIAS]", help="Keep these loaded and warm in every process, e.g. model:sentiment@production or model:*@latest (repeatable; NAME may be a glob).")
+@click.option("--preload", "preload", multiple=True, metavar="TYPE:NAME[,...]", help="Load these in every process at start, e.g. \"model:*\" or model:a,model:b (repeatable): a --follow without an alias, so their --policy versions stay loaded.")
 @click.option("--policy", default="latest:1", show_default=True, help="Versions kept for --follow entries without an alias: latest:N, all or versions:3,4.")
 @click.option("--heartbeat", type=click.FloatRange(min=0.05), default=2.0, show_default=True, help="Seconds between two status rows written to the database (three missed: presumed dead).")
 @click.option("--poll", type=click.FloatRange(min=0.01), default=0.5, show_default=True, help="Seconds between two looks for new targets and pending alias moves.")
@@ -41,6 +42,7 @@ def worker(
     visibility_timeout: float | None,
     paths: tuple[str, ...],
     follow: tuple[str, ...],
+    preload: tuple[str, ...],
     policy: str,
     heartbeat: float,
     poll: float,
@@ -54,14 +56,19 @@ def worker(
     and from the directory it was started in, as "python -m" and "celery worker" do. Each
     serving process reports to the database (``superlite status``) and keeps the --follow
     targets loaded and warm, so alias moves swap them in without a cold start (docs/lifecycle.md).
+    --preload loads models at start the same way (each runs its warm-up inputs first).
     """
     from superlite.compute.celery.tasks import FollowOptions, ServingListeners
     from superlite.compute.celery.worker import run_worker
     from superlite.config import Settings
     from superlite.registry.follow import FollowSpec, VersionPolicy
 
+    preloaded = [text.strip() for entry in preload for text in entry.split(",") if text.strip()]
+    for text in preloaded:
+        if ":" not in text:
+            raise click.BadParameter(f"{text!r}: use TYPE:NAME, e.g. model:{text or '*'}", param_hint="--preload")
     options = FollowOptions(
-        specs=tuple(FollowSpec.parse(text) for text in follow), policy=VersionPolicy.parse(policy),
+        specs=tuple(FollowSpec.parse(text) for text in [*follow, *preloaded]), policy=VersionPolicy.parse(policy),
         poll_interval=poll, heartbeat_interval=heartbeat, release_after=release_after,
     )
 

@@ -189,3 +189,26 @@ def test_a_threads_worker_reports_from_its_main_process(make_stack, redis_broker
     stack.stop()
     with superlite.connect(stack.uri, broker=None) as db:
         assert db.workers(include_stale=True) == []  # a clean stop deletes the row
+
+
+def test_preload_loads_models_when_the_worker_starts(make_stack, redis_broker: str) -> None:
+    prefix = unique("pre")
+    stack = make_stack(redis_broker, "--concurrency", "1", "--heartbeat", "0.2", "--poll", "0.05", count=0)
+    with superlite.connect(stack.uri, broker=None) as db:
+        db.apply(ObjectModel(f"{prefix}-a", object=remote_models.Tag("a"), warmup=[0]))
+        db.apply(ObjectModel(f"{prefix}-b", object=remote_models.Tag("b")))
+        db.apply(ObjectModel(unique("other"), object=remote_models.Tag("c")))
+        stack.start("--concurrency", "1", "--heartbeat", "0.2", "--poll", "0.05", "--preload", f"model:{prefix}-*")
+        wait_for(lambda: [row for row in db.workers() if len(row["loaded"]) == 2], "two preloaded models")
+        (row,) = db.workers()
+    assert sorted(m["identifier"] for m in row["loaded"]) == [f"{prefix}-a", f"{prefix}-b"]  # before any call
+    assert all(target["state"] == "ready" for target in row["targets"].values())
+
+
+def test_preload_refuses_an_entry_without_a_type(tmp_path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "superlite", "worker", "--uri", f"sqlite:///{tmp_path}/x.db", "--broker",
+         "redis://127.0.0.1:1/0", "--preload", "sentiment"],
+        env=worker_env(), capture_output=True, text=True,
+    )
+    assert result.returncode == 2 and "--preload" in result.stderr and "model:sentiment" in result.stderr
