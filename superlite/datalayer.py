@@ -42,9 +42,9 @@ from superlite.errors import ComponentError, ConfigurationError, DependencyError
 from superlite.registry import Lifecycle, Registry, Resolver
 from superlite.registry.deployment import Deployer, check_spec, read_spec
 from superlite.registry.follow import heartbeat_age, is_alive, stale_after
-from superlite.registry.result_policy import CachePolicies
 from superlite.registry.serving import ServingModes
 from superlite.registry.transfer import check_archive_path, export_archive, import_archive
+from superlite.registry.version_policies import VersionPolicies
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
 from superlite.stores.registry import open_artifact_store, open_database
 
@@ -62,6 +62,7 @@ class Datalayer:
         self.resolver = Resolver(registry, self.lifecycle, settings.swap.alias_refresh)
         self.deployer = Deployer(registry, self.lifecycle)
         self.serving = ServingModes(registry, self.resolver.watch)
+        self.policies = VersionPolicies(self.metadata, self.resolver.watch)
         self.executor = Executor(self._load_model, settings.cache)
         self.result_cache: ResultCache | None = None
         own: list[Wrapper] = [self._cache_results]
@@ -71,8 +72,7 @@ class Datalayer:
 
     def _cache_results(self, inner: Compute) -> ResultCache:
         """The result-cache wrapper (see :mod:`superlite.compute.results`), kept as :attr:`result_cache`."""
-        policies = CachePolicies(self.metadata, self.resolver.watch)
-        self.result_cache = ResultCache(inner, open_result_store(self.settings), policies)
+        self.result_cache = ResultCache(inner, open_result_store(self.settings), self.policies.cache)
         return self.result_cache
 
     @property
@@ -493,13 +493,16 @@ class Datalayer:
         priority: str | None,
         queue: str | None,
     ) -> Task:
+        resolved = self.resolve(target, key)
+        if priority is None and self.settings.broker:
+            priority = self.policies.priority(resolved.uuid)
         options = TaskOptions(
             priority=priority,
             queue=queue,
             deadline=None if timeout is None else time.time() + timeout,
             routing_key=key,
         )
-        return Task(self.resolve(target, key), method, tuple(args), dict(kwargs or {}), options)
+        return Task(resolved, method, tuple(args), dict(kwargs or {}), options)
 
     def submit(self, task: Task) -> ResultHandle:
         """Hand a ready-made task to the compute stack (what :meth:`compute` does after resolving)."""

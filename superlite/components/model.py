@@ -9,7 +9,10 @@ from typing import Any, ClassVar
 from superlite.components import signature
 from superlite.components.batching import Batching
 from superlite.components.component import Component, Encoded, transient, version_info
-from superlite.errors import ArgumentTypeError, ComponentError
+from superlite.errors import ArgumentTypeError, ComponentError, InvalidArgumentError
+
+#: The priorities a call may have: high-priority calls overtake queued low-priority ones on workers.
+PRIORITIES = ("high", "normal", "low")
 
 
 @dataclass
@@ -35,6 +38,9 @@ class Model(Component):
     process into ``predict_batches`` calls (see :mod:`superlite.compute.batching`); it is stored
     with the version, like ``cache``.
 
+    ``priority`` (``"high"``, ``"normal"`` or ``"low"``) is the priority of calls to this version
+    on workers when the caller gives none (``predict(x, priority=...)``); stored with the version.
+
     ``warmup`` lists example inputs (JSON values) that a worker following the model passes to
     ``predict`` after loading a version and before reporting it ready; any exception refuses
     the version (see ``docs/lifecycle.md``). Like TF Serving's warm-up records, they belong to
@@ -51,6 +57,7 @@ class Model(Component):
     warmup: list[Any] | None = field(default=None, kw_only=True)
     cache: bool | float | None = field(default=None, kw_only=True)
     batching: dict[str, Any] | None = field(default=None, kw_only=True)
+    priority: str | None = field(default=None, kw_only=True)
     signature: dict[str, Any] | None = version_info()
     strict: bool | None = version_info()
     example: Any = transient(None, kw_only=True)
@@ -71,10 +78,14 @@ class Model(Component):
     def encode(self) -> Encoded:
         """As :meth:`Component.encode`; no ``warmup`` parameter is stored when there is none."""
         encoded = super().encode()
-        for name in ("warmup", "cache", "batching"):
+        for name in ("warmup", "cache", "batching", "priority"):
             if getattr(self, name) is None:
                 encoded.params.pop(name, None)
         self._check_cache()
+        if self.priority is not None and self.priority not in PRIORITIES:
+            raise InvalidArgumentError(
+                f"model {self.identifier!r}: priority must be one of {', '.join(map(repr, PRIORITIES))}, not {self.priority!r}"
+            )
         if self.batching is not None:
             encoded.params["batching"] = dict(Batching.of(self.batching, f"model {self.identifier!r}") or {})
         if self.signature is not None:

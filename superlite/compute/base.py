@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from superlite.components.model import PRIORITIES as MODEL_PRIORITIES
 from superlite.components.reference import Resolved
 from superlite.errors import ConfigurationError
 
@@ -29,7 +30,7 @@ from superlite.errors import ConfigurationError
 ASYNC_POLL_FIRST, ASYNC_POLL_MAX = 0.001, 0.05
 
 #: The priorities a task may have (None: the backend's default, which is normal).
-PRIORITIES = (None, "high", "normal", "low")
+PRIORITIES = (None, *MODEL_PRIORITIES)
 
 
 @dataclass(frozen=True)

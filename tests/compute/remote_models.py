@@ -121,3 +121,20 @@ class StallFirstCall:
             claimed.write(str(os.getpid()))
         time.sleep(300)
         return [self.name, os.getpid()]
+
+
+def stamp(x: dict[str, Any]) -> list[Any]:
+    """``[tag, n]``: the n-th call to arrive here (a counter file ``x["log"]``, one line per call).
+
+    With ``x["hold"]`` (a path), first announce the call (``hold + ".running"``) and wait until
+    that file exists, holding the worker so that later calls queue up behind it.
+    """
+    hold = x.get("hold")
+    if hold:
+        Path(hold + ".running").write_text("")
+        deadline = time.monotonic() + 60
+        while not Path(hold).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    with open(x["log"], "a") as log:
+        log.write(f"{x['tag']}\n")
+    return [x["tag"], len(Path(x["log"]).read_text().splitlines())]

@@ -17,6 +17,7 @@ from typing import Any
 from celery import Celery
 
 from superlite.common.uris import mask_uri, uri_scheme
+from superlite.compute.celery import priorities
 from superlite.config import Settings
 from superlite.errors import ComputeError
 from superlite.serialization.wire import (
@@ -58,6 +59,7 @@ def _transport_options(settings: Settings) -> Mapping[str, Any]:
         return {}
     timeout = visibility_timeout(settings)
     return {
+        **priorities.redis_transport_options(),
         "visibility_timeout": timeout,
         # How often a worker looks for tasks of vanished workers to deliver again: often enough
         # that recovery takes about visibility_timeout, not kombu's default of 100 s on top.
@@ -113,8 +115,15 @@ def build_app(settings: Settings) -> Celery:
         # Results of the rpc:// backend live on the caller's reply queue; they need not survive
         # a broker restart (the caller that waits for them would not either).
         result_persistent=False,
+        # Priorities through the broker's own priority queues (superlite.compute.celery.priorities).
+        **priorities.app_settings(on_redis(settings)),
     )
     return app
+
+
+def on_redis(settings: Settings) -> bool:
+    """Whether ``settings``' broker is Redis (else RabbitMQ or another AMQP broker)."""
+    return uri_scheme(settings.broker or "") in _REDIS_SCHEMES
 
 
 def check_broker(app: Celery, timeout: float = CONNECT_TIMEOUT) -> None:

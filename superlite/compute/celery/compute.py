@@ -24,17 +24,19 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from kombu.exceptions import DecodeError, EncodeError
 
-from superlite.common.uris import mask_uri, uri_scheme
+from superlite.common.uris import mask_uri
 from superlite.compute.base import Compute, ResultHandle, Task
 from superlite.compute.celery.app import (
     CONNECT_TIMEOUT,
     TASK_NAME,
     build_app,
     check_broker,
+    on_redis,
     queue_name,
     result_backend,
 )
 from superlite.compute.celery.envelope import unwrap
+from superlite.compute.celery.priorities import message_priority, redis_keys
 from superlite.compute.celery.protocol import wire_options
 from superlite.compute.celery.waiting import redis_waiter
 from superlite.config import Settings
@@ -126,6 +128,7 @@ class CeleryCompute(Compute):
         self.result_waiter = redis_waiter(self.app.backend, result_backend(settings))
         self._result_thread: ThreadPoolExecutor | None = None
         self._forget_lock = threading.Lock()
+        self._on_redis = on_redis(settings)
         if check_broker:
             self.check_broker()
 
@@ -155,6 +158,7 @@ class CeleryCompute(Compute):
                 TASK_NAME,
                 args=(task.reference, task.method, PreEncoded(args), PreEncoded(kwargs), wire_options(task)),
                 queue=options.queue or self.queue,
+                priority=message_priority(self._on_redis, options.priority),
                 producer=producer,
                 argsrepr=f"({task.reference!r}, {task.method!r}, ...)",
                 headers={SENT_AT_HEADER: time.time()},
@@ -244,12 +248,12 @@ class CeleryCompute(Compute):
         return sorted(name for name, queues in replies.items() if any(q.get("name") == self.queue for q in queues or ()))
 
     def queue_length(self) -> int | None:
-        """How many tasks wait in the queue (None when the broker cannot say)."""
+        """How many tasks wait in the queue, all priorities (None when the broker cannot say)."""
         try:
             with self.app.connection_for_read() as connection:
                 channel = connection.default_channel
-                if self._on_redis():  # an empty queue is no key at all, which a passive declare refuses
-                    return int(channel.client.llen(self.queue))
+                if self._on_redis:  # an empty queue is no key at all, which a passive declare refuses
+                    return sum(int(channel.client.llen(key)) for key in redis_keys(channel, self.queue))
                 return int(channel.queue_declare(queue=self.queue, passive=True).message_count)
         except Exception:
             return None
@@ -259,18 +263,16 @@ class CeleryCompute(Compute):
 
         Only a Redis broker lets a message be read without taking it; on RabbitMQ this is None.
         """
-        if not self._on_redis():
+        if not self._on_redis:
             return None
         try:
             with self.app.connection_for_read() as connection:
-                raw = connection.default_channel.client.lindex(self.queue, -1)
-            sent_at = json.loads(raw)["headers"][SENT_AT_HEADER] if raw else None
+                channel = connection.default_channel
+                oldest = [channel.client.lindex(key, -1) for key in redis_keys(channel, self.queue)]
+            sent = [float(json.loads(raw)["headers"][SENT_AT_HEADER]) for raw in oldest if raw]
         except Exception:
             return None
-        return None if sent_at is None else max(0.0, time.time() - float(sent_at))
-
-    def _on_redis(self) -> bool:
-        return uri_scheme(self.settings.broker or "").startswith("redis")
+        return max(0.0, time.time() - min(sent)) if sent else None
 
     def purge(self) -> int:
         """Delete every task waiting in the queue (not those a worker is running); return how many."""

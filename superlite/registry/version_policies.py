@@ -1,9 +1,9 @@
-"""Which versions may have their answers cached, read from their records (``cache=`` on a model).
+"""What a version's record says about serving it, read once per uuid: ``cache=`` and ``priority=``.
 
 A version's record never changes, so what it says is read once per uuid; it is read again after
 the change feed shows a removal of that identifier (through the resolver's
 :class:`~superlite.registry.alias_watch.AliasWatch`), so a removed version stops being answered
-from the cache. Without a watch (``alias_refresh=0``) it is kept for the Datalayer's life.
+from the result cache. Without a watch (``alias_refresh=0``) it is kept for the Datalayer's life.
 """
 
 from __future__ import annotations
@@ -18,15 +18,24 @@ from superlite.stores.base import MetadataStore
 
 
 @dataclass(frozen=True)
+class VersionPolicy:
+    """How callers treat one version: its cached answers' ``(content_hash, ttl)`` (None: not cached)
+    and the priority of its calls when the caller gives none (None: the backend's default)."""
+
+    cache: tuple[str, float] | None = None
+    priority: str | None = None
+
+
+@dataclass(frozen=True)
 class _Known:
     position: int
     type_id: str
     identifier: str
-    policy: tuple[str, float] | None
+    policy: VersionPolicy
 
 
-class CachePolicies:
-    """``policy(uuid) -> (content_hash, ttl)`` for cacheable versions, else None (see the module docstring)."""
+class VersionPolicies:
+    """``policies.of(uuid)``, ``policies.cache(uuid)``, ``policies.priority(uuid)``; see the module docstring."""
 
     def __init__(self, metadata: MetadataStore, watch: Callable[[], AliasWatch | None]) -> None:
         self.metadata = metadata
@@ -34,8 +43,16 @@ class CachePolicies:
         self._known: dict[str, _Known] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, uuid: str) -> tuple[str, float] | None:
+    def cache(self, uuid: str) -> tuple[str, float] | None:
         """The content hash and time to live of version ``uuid``'s cached answers, or None."""
+        return self.of(uuid).cache
+
+    def priority(self, uuid: str) -> str | None:
+        """The default priority of calls to version ``uuid`` (``priority=`` on the model), or None."""
+        return self.of(uuid).priority
+
+    def of(self, uuid: str) -> VersionPolicy:
+        """Everything version ``uuid``'s record says about serving it (an unknown uuid: the defaults)."""
         watch = self._watch()
         with self._lock:
             known = self._known.get(uuid)
@@ -44,11 +61,13 @@ class CachePolicies:
         position = watch.position() if watch is not None else 0
         record = self.metadata.get_by_uuid(uuid)
         if record is None:
-            return None
+            return VersionPolicy()
         cache = record.params.get("cache")
-        policy = None
-        if cache is not None and cache is not False:
-            policy = (record.content_hash, DEFAULT_TTL if cache is True else float(cache))  # type: ignore[arg-type]
+        priority = record.params.get("priority")
+        policy = VersionPolicy(
+            cache=None if cache is None or cache is False else (record.content_hash, DEFAULT_TTL if cache is True else float(cache)),  # type: ignore[arg-type]
+            priority=priority if isinstance(priority, str) else None,
+        )
         with self._lock:
             self._known[uuid] = _Known(position, record.type_id, record.identifier, policy)
         return policy
