@@ -21,6 +21,7 @@ from typing import Any
 
 from celery import signals
 
+from superlite.common.memory import pin_mmap_threshold
 from superlite.common.uris import mask_uri, uri_scheme
 from superlite.compute.celery.app import (
     build_app,
@@ -68,6 +69,7 @@ def run_worker(
         raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
     imports = [*paths, os.getcwd()]
     add_import_paths(imports)
+    pin_mmap_threshold()  # evicted models' memory goes back to the OS (superlite.common.memory)
     queues = list(queues) or [queue_name(settings)]
     follow = replace(follow or FollowOptions(), queues=tuple(queues))
     state = WorkerState(settings, cache_mb=cache_mb, cache_items=cache_items, follow=follow, listeners=listeners)
