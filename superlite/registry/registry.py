@@ -25,8 +25,10 @@ from superlite.components.reference import is_alias_reference, is_reference, par
 from superlite.config import Settings
 from superlite.errors import ArgumentTypeError, DependencyError, NotFoundError, VersionConflictError
 from superlite.registry.artifacts import ArtifactPipeline
+from superlite.registry.shared import Key, SharedArtifacts
 from superlite.serialization.hashing import canonical_json_hash
-from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
+from superlite.serialization.serializers import get_serializer
+from superlite.stores.base import ArtifactRef, ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
 
 #: How many times ``store`` tries when concurrent writers keep taking the version it chose.
 APPLY_RETRIES = 50
@@ -43,6 +45,7 @@ class Registry:
         self.metadata = metadata
         self.artifacts = artifacts
         self.pipeline = ArtifactPipeline(artifacts)
+        self.shared = SharedArtifacts()
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -217,13 +220,29 @@ class Registry:
         kwargs: dict[str, Any] = {}
         for name, value in record.params.items():
             kwargs[name] = _bind_nested(value, bind)
-        for artifact in record.artifacts:
-            kwargs[artifact.name] = self.pipeline.read(record, artifact)
-        fields = {f.name for f in dataclasses.fields(cls) if f.metadata.get("info")}
-        kwargs.update({name: value for name, value in record.info.items() if name in fields})
-        component: Component = cls(record.identifier, **kwargs)
+        held: list[Key] = []
+        try:
+            for artifact in record.artifacts:
+                kwargs[artifact.name] = self._read_artifact(record, artifact, held)
+            fields = {f.name for f in dataclasses.fields(cls) if f.metadata.get("info")}
+            kwargs.update({name: value for name, value in record.info.items() if name in fields})
+            component: Component = cls(record.identifier, **kwargs)
+        except BaseException:
+            for key in held:
+                self.shared.release(key)
+            raise
+        self.shared.hold(component, held)
         component.version, component.uuid = record.version, record.uuid
         return component
+
+    def _read_artifact(self, record: ComponentRecord, artifact: ArtifactRef, held: list[Key]) -> object:
+        """``artifact``'s object: shared with other components of this process when its serializer allows."""
+        if not get_serializer(artifact.serializer).shareable:
+            return self.pipeline.read(record, artifact)
+        key = (artifact.serializer, artifact.sha256)
+        obj = self.shared.acquire(key, lambda: self.pipeline.read(record, artifact))
+        held.append(key)
+        return obj
 
     def changes(self, since: int = 0, limit: int = 1000) -> list[ChangeEvent]:
         """Change events after ``since``, oldest first (see :class:`~superlite.stores.base.ChangeEvent`)."""

@@ -11,6 +11,7 @@ class NumpySerializer(Serializer):
     """Serializer for numpy arrays of non-object dtype (``allow_pickle=False`` both ways)."""
 
     name = "numpy"
+    shareable = True
 
     def dump(self, obj: object, file: BinaryIO) -> None:
         """Write ``obj`` as ``.npy``."""

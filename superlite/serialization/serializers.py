@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from functools import cache
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 
 from superlite.errors import SerializationError
 from superlite.extensions import ExtensionPoint
@@ -29,6 +29,9 @@ class Serializer(abc.ABC):
 
     #: The name stored with each artifact, so the same serializer reads it back.
     name: str
+    #: Whether one loaded object may serve every component of a process stored with the same
+    #: bytes (read-only weights; see :mod:`superlite.registry.shared`). Not for code or state.
+    shareable: ClassVar[bool] = False
 
     @abc.abstractmethod
     def dump(self, obj: object, file: BinaryIO) -> None:

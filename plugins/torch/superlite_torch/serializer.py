@@ -27,6 +27,7 @@ class StateDictSerializer(Serializer):
     """Serializer for a ``state_dict``: a mapping of names to tensors (and plain extra state)."""
 
     name = "torch_state_dict"
+    shareable = True
 
     def dump(self, obj: object, file: BinaryIO) -> None:
         """Write the state_dict ``obj`` with ``torch.save``, straight into ``file``."""
