@@ -32,7 +32,7 @@ from superlite.components.reference import (
 )
 from superlite.components.remote import RemoteModel
 from superlite.compute.base import Compute, ResultHandle, Task, TaskOptions
-from superlite.compute.executor import Executor
+from superlite.compute.executor import Executor, running_options
 from superlite.compute.local import LocalCompute
 from superlite.compute.pipeline import Wrapper, open_compute
 from superlite.compute.results import ResultCache, open_result_store
@@ -421,6 +421,8 @@ class Datalayer:
         Returns the result, or with ``wait=False`` a :class:`~superlite.compute.base.ResultHandle`
         whose ``.result(timeout)`` waits for it and whose ``.answered_by`` says which version ran.
         ``timeout`` also sets the task's deadline, so a worker that gets to it later skips it.
+        A call made by a running model (a composite's children) inherits that task's routing
+        ``key``, ``priority``, deadline and request id unless it gives its own.
         """
         task = self._task(target, method, args, kwargs, timeout=timeout, key=key, priority=priority, queue=queue)
         handle = self.compute_backend.submit(task)
@@ -493,14 +495,22 @@ class Datalayer:
         priority: str | None,
         queue: str | None,
     ) -> Task:
+        parent = running_options()
+        if parent is not None:  # a nested call (a composite's child): the parent's options hold
+            key = parent.routing_key if key is None else key
+            priority = parent.priority if priority is None else priority
         resolved = self.resolve(target, key)
         if priority is None and self.settings.broker:
             priority = self.policies.priority(resolved.uuid)
+        deadline = None if timeout is None else time.time() + timeout
+        if parent is not None and parent.deadline is not None:
+            deadline = parent.deadline if deadline is None else min(deadline, parent.deadline)
         options = TaskOptions(
             priority=priority,
             queue=queue,
-            deadline=None if timeout is None else time.time() + timeout,
+            deadline=deadline,
             routing_key=key,
+            **({"request_id": parent.request_id} if parent is not None else {}),
         )
         return Task(resolved, method, tuple(args), dict(kwargs or {}), options)
 

@@ -168,3 +168,31 @@ def test_eight_concurrent_ensembles_run_every_member_at_once_without_deadlock(db
     handles = [db.compute(model.selector, "predict", (i,), wait=False) for i in range(8)]
     assert [h.result(timeout=60) for h in handles] == [float(i) for i in range(8)]
     assert not BARRIER.broken
+
+
+def what_the_child_sees(x: Any) -> dict[str, Any]:
+    """The options of the task this child runs in (inherited from its composite's call)."""
+    from superlite.compute.executor import running_options
+
+    options = running_options()
+    assert options is not None
+    return {"key": options.routing_key, "priority": options.priority, "deadline": options.deadline, "request_id": options.request_id}
+
+
+def test_children_inherit_the_composite_call_s_key_priority_deadline_and_request_id(db) -> None:
+    pipe = db.apply(Pipeline("inherits", steps=[ObjectModel("sees", object=what_the_child_sees)]))
+    handle = db.compute(pipe.reference, "predict", (1,), key="user-7", priority="high", timeout=30, wait=False)
+    seen = handle.result(30)
+    assert (seen["key"], seen["priority"]) == ("user-7", "high")
+    assert seen["deadline"] == handle.task.options.deadline and seen["request_id"] == handle.task.options.request_id
+
+
+def test_an_alias_child_stays_sticky_to_the_composite_call_s_key(db) -> None:
+    db.apply(ObjectModel("versioned", object=seven))
+    db.apply(ObjectModel("versioned", object=double))
+    db.set_alias("model", "versioned", "prod", version=0)
+    db.start_canary("model", "versioned", "prod", version=1, percent=50)
+    pipe = db.apply(Pipeline("sticky", steps=["versioned@prod"]))
+    answers = {key: {db.compute(pipe.reference, "predict", (5,), key=key) for _ in range(5)} for key in map(str, range(20))}
+    assert all(len(seen) == 1 for seen in answers.values())  # each key: always the same child version
+    assert {next(iter(seen)) for seen in answers.values()} == {7, 10}  # and both versions serve some keys

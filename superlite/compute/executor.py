@@ -7,7 +7,8 @@ check of the reference against the stored record, the same deadline check, the s
 Calls that a running model makes to other models (a pipeline's steps, an ensemble's members)
 are *nested*: :func:`executing` tells compute backends that the current thread is inside a
 task, so in-process compute runs them inline instead of queueing them behind their parent on
-the same thread pool (where a full pool would wait for itself for ever).
+the same thread pool (where a full pool would wait for itself for ever), and
+:func:`running_options` lets them inherit the parent's options.
 """
 
 from __future__ import annotations
@@ -22,18 +23,27 @@ from typing import Any
 
 from superlite.components.component import Component
 from superlite.components.remote import RemoteModel
-from superlite.compute.base import Task
+from superlite.compute.base import Task, TaskOptions
 from superlite.compute.batching import Batchers
 from superlite.compute.cache import ModelCache, measure_size
 from superlite.config import CacheOptions
 from superlite.errors import ComputeError, NotFoundError
 
-_EXECUTING: ContextVar[bool] = ContextVar("superlite_executing", default=False)
+_RUNNING: ContextVar[TaskOptions | None] = ContextVar("superlite_running", default=None)
 
 
 def executing() -> bool:
     """Whether the current thread is running a task (so a compute call from here is nested)."""
-    return _EXECUTING.get()
+    return _RUNNING.get() is not None
+
+
+def running_options() -> TaskOptions | None:
+    """The options of the task the current thread runs (None outside a task).
+
+    A nested call inherits them (see :meth:`superlite.datalayer.Datalayer.compute`): a
+    composite's children keep the caller's routing key, priority, deadline and request id.
+    """
+    return _RUNNING.get()
 
 
 class Executor:
@@ -83,13 +93,13 @@ class Executor:
         uuid = task.target.uuid
         with self._activity:
             self._running[uuid] += 1
-        token = _EXECUTING.set(True)
+        token = _RUNNING.set(task.options)
         try:
             if task.method == "predict" and getattr(model, "batching", None) and len(task.args) == 1 and not task.kwargs:
                 return self.batchers.get(uuid, model).predict(task.args[0])
             return getattr(model, task.method)(*task.args, **task.kwargs)
         finally:
-            _EXECUTING.reset(token)
+            _RUNNING.reset(token)
             with self._activity:
                 self._running[uuid] -= 1
                 if not self._running[uuid]:
@@ -128,8 +138,8 @@ class Executor:
 
 def _run_batch(model: Any, inputs: list[Any]) -> Any:
     """One micro-batch: ``model.predict_batches(inputs)``, as a task (nested calls run inline)."""
-    token = _EXECUTING.set(True)
+    token = _RUNNING.set(TaskOptions())
     try:
         return model.predict_batches(inputs)
     finally:
-        _EXECUTING.reset(token)
+        _RUNNING.reset(token)
