@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from superlite.common.uris import MASK, mask_uri, uri_scheme
+from superlite.common.uris import MASK, mask_uri, unencoded_userinfo, uri_scheme
 from superlite.errors import ConfigurationError
 
 __all__ = [
@@ -235,6 +235,7 @@ class Settings:
                 raise ConfigurationError(f"{name} must be a URI string, not {type(value).__qualname__} ({value!r})")
             if value and name != "broker" and not uri_scheme(value):
                 raise ConfigurationError(_not_a_uri(name, value))
+            _check_userinfo(name, value)
         return cls(
             uri=uri or env.get(ENV_URI) or default_uri(),
             artifacts=artifacts or env.get(ENV_ARTIFACTS) or None,
@@ -251,6 +252,8 @@ class Settings:
                 raise ConfigurationError(_unknown_option(name, owners))
             if value is not None:
                 changes.setdefault(group, {})[name] = _checked(name, value, _GROUPS[group])
+            if name in _URI_OPTIONS:
+                _check_userinfo(name, value)
         return dataclasses.replace(
             self, **{group: dataclasses.replace(getattr(self, group), **values) for group, values in changes.items()}
         )
@@ -260,6 +263,19 @@ class Settings:
             f"Settings(uri={mask_uri(self.uri)!r}, artifacts={mask_uri(self.artifacts)!r}, "
             f"broker={mask_uri(self.broker)!r}, store={self.store!r}, cache={self.cache!r}, celery={self.celery!r}, "
             f"swap={self.swap!r}, security={self.security!r})"
+        )
+
+
+#: Options whose values are URIs.
+_URI_OPTIONS = frozenset({"result_cache", "result_backend"})
+
+
+def _check_userinfo(name: str, value: object) -> None:
+    if isinstance(value, str) and unencoded_userinfo(value):
+        raise ConfigurationError(
+            f"{name} {mask_uri(value)!r} has a user name or password holding '@' or '/' that is not "
+            "percent-encoded, so drivers would read part of it as the host; write @ as %40, / as %2F "
+            "and : as %3A (urllib.parse.quote(password, safe=''))"
         )
 
 
