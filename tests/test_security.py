@@ -11,7 +11,7 @@ import superlite
 from superlite import ObjectModel
 from superlite.common.uris import scrub
 from superlite.config import Settings
-from superlite.errors import ConfigurationError, SignatureError
+from superlite.errors import ComputeError, ConfigurationError, NotFoundError, SignatureError
 from superlite.testing.cli import run_cli
 from superlite.testing.databases import isolated_database
 from superlite.testing.security_contract import KEY_A as OLD_KEY
@@ -122,3 +122,15 @@ def test_scrub_hides_the_secrets_of_every_uri_form() -> None:
     message = "failed at fsecretB and pgsecret1 / qsecret2, sl/ash@at3; user alice at srv/a@b"
     uris = [FAILOVER, *(uri for uri, _ in SECRET_URIS), "sqlite:////srv/a@b/x.db"]
     assert scrub(message, uris) == "failed at *** and *** / ***, ***; user alice at srv/a@b"
+
+
+def test_in_process_compute_applies_the_worker_rules(db: superlite.Datalayer) -> None:
+    first = db.apply(ObjectModel("first", object=abs))
+    db.apply(ObjectModel("second", object=abs))
+    with pytest.raises(NotFoundError, match=f"uuid {first.uuid} is model 'first', not model 'second'"):
+        db.compute(f"&:component:model:second:{first.uuid}", "predict", (-1,))
+    with pytest.raises(ConfigurationError, match="refusing to call private method '__class__'"):
+        db.compute(first.reference, "__class__")
+    with pytest.raises(ComputeError, match="'post_create' is not a servable method"):
+        db.compute(first.reference, "post_create", (db,))
+    assert db.compute(first.reference, "predict", (-1,)) == 1
