@@ -134,3 +134,15 @@ def test_in_process_compute_applies_the_worker_rules(db: superlite.Datalayer) ->
     with pytest.raises(ComputeError, match="'post_create' is not a servable method"):
         db.compute(first.reference, "post_create", (db,))
     assert db.compute(first.reference, "predict", (-1,)) == 1
+
+
+def test_security_options_from_the_environment() -> None:
+    environ = {
+        "SUPERLITE_SIGNING_KEY": KEY, "SUPERLITE_VERIFY_KEYS": f"{OLD_KEY}, ed25519-public:x",
+        "SUPERLITE_REQUIRE_SIGNATURES": "yes", "SUPERLITE_ALLOWED_MODULES": "my_models,other.models",
+    }
+    security = Settings.resolve("sqlite:///x.db", environ=environ).security
+    assert (security.signing_key, security.verify_keys) == (KEY, (OLD_KEY, "ed25519-public:x"))
+    assert (security.require_signatures, security.allowed_modules) == (True, ("my_models", "other.models"))
+    explicit = Settings.resolve("sqlite:///x.db", environ=environ, require_signatures=False, allowed_modules=["a"])
+    assert (explicit.security.require_signatures, explicit.security.allowed_modules) == (False, ("a",))

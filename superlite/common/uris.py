@@ -4,7 +4,10 @@
 database URIs, broker URLs (a Redis failover list ``redis://:a@h1/0;redis://:b@h2/0`` masks each
 part), passwords holding ``/`` or ``@`` that their owner did not percent-encode, and secrets in the
 query string (``?password=...``). SQLAlchemy's ``render_as_string(hide_password=True)`` and kombu's
-``maybe_sanitize_url`` each cover part of this; a single function covers all of it the same way.
+``maybe_sanitize_url`` each cover part of this (kombu's shows every failover host after the first
+unmasked; SQLAlchemy's shows the part of a password after an unencoded ``@``); a single function
+covers all of it the same way. :func:`scrub` hides the same secrets inside free text (a driver's
+error message), and :func:`unencoded_userinfo` finds the URIs drivers would misread.
 """
 
 from __future__ import annotations
