@@ -30,7 +30,7 @@ import pytest
 import superlite
 from superlite import ObjectModel
 from superlite.datalayer import Datalayer
-from superlite.errors import SignatureError, UntrustedClassError
+from superlite.errors import IntegrityError, SignatureError, UntrustedClassError
 from superlite.security import SIGNATURE_FIELD, generate_key
 from superlite.stores.base import ArtifactRef, ComponentRecord
 
@@ -171,6 +171,18 @@ class SecurityContract:
             db.registry.artifacts.put(sha256, [payload], len(payload))
             self.forge(db, record, artifacts=(ArtifactRef("object", sha256, len(payload), "dill"),))
             with pytest.raises(SignatureError, match="does not verify"):
+                db.load("model", "inc").predict(1)
+        assert not marker.exists()
+
+    def test_artifact_bytes_replaced_under_a_signed_digest_are_never_unpickled(self, fresh_uri: str, tmp_path: Path) -> None:
+        marker = tmp_path / "pwned"
+        payload = dill.dumps(_Payload(f"touch {marker}"))
+        with self.open(fresh_uri, signing_key=KEY_A, require_signatures=True) as db:
+            record = db.record("model", db.apply(ObjectModel("inc", object=_increment)).identifier)
+            (ref,) = record.artifacts
+            assert db.registry.artifacts.delete(ref.sha256)
+            db.registry.artifacts.put(ref.sha256, [payload], len(payload))
+            with pytest.raises(IntegrityError, match=f"sha256 {ref.sha256}"):
                 db.load("model", "inc").predict(1)
         assert not marker.exists()
 
