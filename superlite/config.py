@@ -6,7 +6,7 @@ There is no module-level mutable configuration. :func:`superlite.connect` builds
 
 Options are grouped by the part they tune: :class:`StoreOptions` (SQL and MongoDB stores),
 :class:`CacheOptions` (the model cache of the executor), :class:`CeleryOptions` (remote
-compute) and :class:`SwapOptions` (hot swaps). ``connect`` takes them flat
+compute), :class:`SwapOptions` (hot swaps) and :class:`SecurityOptions` (signing, class allow-list). ``connect`` takes them flat
 (``connect(uri, queue="gpu", cache_mb=512)``): every option name belongs to exactly one group. An unknown name or a value of the wrong type is a
 :class:`~superlite.errors.ConfigurationError` naming the option and what was expected.
 """
@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from superlite.common.uris import mask_uri, uri_scheme
+from superlite.common.uris import MASK, mask_uri, unencoded_userinfo, uri_scheme
 from superlite.errors import ConfigurationError
 
 __all__ = [
     "CacheOptions",
     "CeleryOptions",
+    "SecurityOptions",
     "Settings",
     "SwapOptions",
     "StoreOptions",
@@ -43,6 +44,35 @@ DEFAULT_DATABASE_FILE = "superlite.db"
 ENV_URI = "SUPERLITE_URI"
 ENV_ARTIFACTS = "SUPERLITE_ARTIFACTS"
 ENV_BROKER = "SUPERLITE_BROKER"
+ENV_SIGNING_KEY = "SUPERLITE_SIGNING_KEY"
+ENV_VERIFY_KEYS = "SUPERLITE_VERIFY_KEYS"
+ENV_REQUIRE_SIGNATURES = "SUPERLITE_REQUIRE_SIGNATURES"
+ENV_ALLOWED_MODULES = "SUPERLITE_ALLOWED_MODULES"
+
+#: Environment variables holding security options, and the option each one sets.
+_SECURITY_ENV = {
+    ENV_SIGNING_KEY: "signing_key",
+    ENV_VERIFY_KEYS: "verify_keys",
+    ENV_REQUIRE_SIGNATURES: "require_signatures",
+    ENV_ALLOWED_MODULES: "allowed_modules",
+}
+
+
+#: Options whose values are keys: shown as ``***`` by the reprs.
+_SECRET_OPTIONS = frozenset({"signing_key", "verify_keys"})
+
+
+def _masked_repr(options: object) -> str:
+    """The repr of an option group with URIs masked (:func:`mask_uri`) and keys hidden."""
+    shown = []
+    for f in dataclasses.fields(options):  # type: ignore[arg-type]
+        value = getattr(options, f.name)
+        if f.name in _SECRET_OPTIONS and value:
+            value = MASK if isinstance(value, str) else tuple(MASK for _ in value)
+        elif isinstance(value, str) and uri_scheme(value):
+            value = mask_uri(value)
+        shown.append(f"{f.name}={value!r}")
+    return f"{type(options).__name__}({', '.join(shown)})"
 
 
 def default_uri(cwd: Path | None = None) -> str:
@@ -72,6 +102,8 @@ class StoreOptions:
     gc_grace: float = 0.0
     create: bool = True
 
+    __repr__ = _masked_repr
+
 
 @dataclass(frozen=True)
 class CacheOptions:
@@ -86,6 +118,8 @@ class CacheOptions:
     cache_items: int | None = 32
     result_cache: str | None = None
     result_cache_items: int = 10_000
+
+    __repr__ = _masked_repr
 
 
 @dataclass(frozen=True)
@@ -106,6 +140,8 @@ class CeleryOptions:
     result_expires: int = 600
     visibility_timeout: float = 120.0
 
+    __repr__ = _masked_repr
+
 
 @dataclass(frozen=True)
 class SwapOptions:
@@ -123,9 +159,34 @@ class SwapOptions:
     swap_poll: float = 0.05
     alias_refresh: float = 0.2
 
+    __repr__ = _masked_repr
+
+
+@dataclass(frozen=True)
+class SecurityOptions:
+    """What a process trusts in the records it loads (see ``docs/security.md``).
+
+    ``signing_key``: signs every record this process stores (``hmac:<secret>`` or
+    ``ed25519:<base64 private key>``; ``superlite keygen`` makes one). ``verify_keys``: further
+    keys a record's signature may verify with (older keys during a rotation, or an Ed25519
+    public key ``ed25519-public:<base64>`` on processes that only load). ``require_signatures``:
+    refuse unsigned records. Signatures are checked whenever a key is given; they are checked
+    before anything a record names is imported or unpickled. ``allowed_modules``: when given,
+    only classes from these modules (or their submodules) are built from records; in any case
+    only subclasses of ``Component`` are. The repr never shows the keys.
+    """
+
+    signing_key: str | None = None
+    verify_keys: tuple[str, ...] = ()
+    require_signatures: bool = False
+    allowed_modules: tuple[str, ...] | None = None
+
+    __repr__ = _masked_repr
+
 
 _GROUPS: dict[str, type] = {
     "store": StoreOptions, "cache": CacheOptions, "celery": CeleryOptions, "swap": SwapOptions,
+    "security": SecurityOptions,
 }
 
 
@@ -149,6 +210,7 @@ class Settings:
     cache: CacheOptions = field(default_factory=CacheOptions)
     celery: CeleryOptions = field(default_factory=CeleryOptions)
     swap: SwapOptions = field(default_factory=SwapOptions)
+    security: SecurityOptions = field(default_factory=SecurityOptions)
 
     @classmethod
     def resolve(
@@ -162,7 +224,10 @@ class Settings:
     ) -> Settings:
         """Build settings from explicit arguments, then ``$SUPERLITE_*`` variables, then defaults.
 
-        ``options`` are flat option names of any group; ``None`` means "the default".
+        ``options`` are flat option names of any group; ``None`` means "the default". The
+        security options also come from ``$SUPERLITE_SIGNING_KEY``, ``$SUPERLITE_VERIFY_KEYS``
+        and ``$SUPERLITE_ALLOWED_MODULES`` (comma-separated) and ``$SUPERLITE_REQUIRE_SIGNATURES``
+        (``1``/``true``), so that keys need not appear on a command line.
         """
         env = os.environ if environ is None else environ
         for name, value in (("uri", uri), ("artifacts", artifacts), ("broker", broker)):
@@ -170,11 +235,12 @@ class Settings:
                 raise ConfigurationError(f"{name} must be a URI string, not {type(value).__qualname__} ({value!r})")
             if value and name != "broker" and not uri_scheme(value):
                 raise ConfigurationError(_not_a_uri(name, value))
+            _check_userinfo(name, value)
         return cls(
             uri=uri or env.get(ENV_URI) or default_uri(),
             artifacts=artifacts or env.get(ENV_ARTIFACTS) or None,
             broker=broker or env.get(ENV_BROKER) or None,
-        ).with_options(**options)
+        ).with_options(**_security_environment(env)).with_options(**options)
 
     def with_options(self, **options: object) -> Settings:
         """A copy with some options changed, validated (flat names, as :func:`superlite.connect` takes)."""
@@ -186,6 +252,8 @@ class Settings:
                 raise ConfigurationError(_unknown_option(name, owners))
             if value is not None:
                 changes.setdefault(group, {})[name] = _checked(name, value, _GROUPS[group])
+            if name in _URI_OPTIONS:
+                _check_userinfo(name, value)
         return dataclasses.replace(
             self, **{group: dataclasses.replace(getattr(self, group), **values) for group, values in changes.items()}
         )
@@ -193,9 +261,46 @@ class Settings:
     def __repr__(self) -> str:
         return (
             f"Settings(uri={mask_uri(self.uri)!r}, artifacts={mask_uri(self.artifacts)!r}, "
-            f"broker={mask_uri(self.broker)!r}, store={self.store}, cache={self.cache}, celery={self.celery}, "
-            f"swap={self.swap})"
+            f"broker={mask_uri(self.broker)!r}, store={self.store!r}, cache={self.cache!r}, celery={self.celery!r}, "
+            f"swap={self.swap!r}, security={self.security!r})"
         )
+
+
+#: Options whose values are URIs.
+_URI_OPTIONS = frozenset({"result_cache", "result_backend"})
+
+
+def _check_userinfo(name: str, value: object) -> None:
+    if isinstance(value, str) and unencoded_userinfo(value):
+        raise ConfigurationError(
+            f"{name} {mask_uri(value)!r} has a user name or password holding '@' or '/' that is not "
+            "percent-encoded, so drivers would read part of it as the host; write @ as %40, / as %2F "
+            "and : as %3A (urllib.parse.quote(password, safe=''))"
+        )
+
+
+def _security_environment(env: Mapping[str, str]) -> dict[str, object]:
+    options: dict[str, object] = {}
+    for variable, name in _SECURITY_ENV.items():
+        value = env.get(variable)
+        if not value:
+            continue
+        if name == "require_signatures":
+            options[name] = _flag(variable, value)
+        elif name in ("verify_keys", "allowed_modules"):
+            options[name] = tuple(part.strip() for part in value.split(",") if part.strip())
+        else:
+            options[name] = value
+    return options
+
+
+def _flag(variable: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"${variable} must be 1/true/yes or 0/false/no, not {value!r}")
 
 
 def _not_a_uri(name: str, value: str) -> str:
@@ -217,6 +322,8 @@ def _unknown_option(name: str, owners: Mapping[str, str]) -> str:
 
 def _checked(name: str, value: object, group: type) -> object:
     hints = typing.get_type_hints(group)
+    if typing.get_origin(hints[name]) is tuple or tuple in map(typing.get_origin, typing.get_args(hints[name])):
+        return _strings(name, value)
     allowed = _allowed_types(hints[name])
     if isinstance(value, bool) and bool not in allowed:
         raise ConfigurationError(_wrong_type(name, value, allowed))
@@ -225,6 +332,14 @@ def _checked(name: str, value: object, group: type) -> object:
     if float in allowed and isinstance(value, int) and not isinstance(value, bool):
         return _in_range(name, float(value))
     raise ConfigurationError(_wrong_type(name, value, allowed))
+
+
+def _strings(name: str, value: object) -> tuple[str, ...]:
+    """A list-of-strings option as a tuple; a single str is one entry."""
+    items = (value,) if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) and item for item in items):
+        raise ConfigurationError(f"option {name!r} must be a list of non-empty str, not {value!r}")
+    return tuple(items)
 
 
 def _allowed_types(hint: Any) -> tuple[type, ...]:

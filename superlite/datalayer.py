@@ -240,6 +240,16 @@ class Datalayer:
             self._listener_runner().uninstall(listener, keep_outputs=keep_outputs)
         return removed
 
+    def sign_records(self, *, unsigned: bool = False) -> dict[str, list[str]]:
+        """Sign again with this Datalayer's ``signing_key`` every record signed by another accepted key.
+
+        The middle step of a key rotation (``docs/security.md``); ``unsigned=True`` also signs
+        records that have no signature (only for content you trust). Returns the names of the
+        records ``signed``, ``kept`` (already signed with this key), left ``unsigned`` and
+        ``invalid`` (their signature does not verify; left as they are).
+        """
+        return self.registry.sign_records(unsigned=unsigned)
+
     def collect_garbage(self) -> set[str]:
         """Delete stored artifacts that no record refers to (left by an interrupted apply/remove)."""
         return self.registry.collect_garbage()

@@ -107,6 +107,17 @@ class StoredClassImportError(SuperliteError, ImportError):
         )
 
 
+class UntrustedClassError(SuperliteError):
+    """A record names a class superlite will not build: not a ``Component`` subclass, or in a
+    module outside the ``allowed_modules`` setting. Nothing was built (see ``docs/security.md``)."""
+
+
+class SignatureError(SuperliteError):
+    """A record is unsigned, or its signature does not verify with any accepted key, while
+    signatures are required or checked: nothing it names was imported or unpickled (see
+    ``docs/security.md``)."""
+
+
 class SerializationError(SuperliteError):
     """An object could not be serialized or deserialized by the chosen codec."""
 

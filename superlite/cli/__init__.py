@@ -12,6 +12,7 @@ from superlite.cli import (  # noqa: F401  (they register their commands)
     lifecycle,
     listeners,
     queue,
+    security,
     serve,
     status,
     transfer,

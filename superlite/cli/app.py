@@ -7,6 +7,7 @@ Errors print one line to stderr and exit non-zero; ``--debug`` shows the traceba
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,7 +16,8 @@ from typing import Any, TypeVar
 
 import click
 
-from superlite.config import ENV_URI
+from superlite.common.uris import scrub
+from superlite.config import ENV_BROKER, ENV_URI
 from superlite.errors import SuperliteError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,7 +42,11 @@ class CliState:
 
 
 def reports_errors(command: F) -> F:
-    """Turn superlite errors into a one-line message and exit code 1 (traceback with --debug)."""
+    """Turn superlite errors into a one-line message and exit code 1 (traceback with --debug).
+
+    Any password of the command's URIs (``--uri``, ``--broker``, ...) that a driver's error
+    quotes is replaced by ``***`` in the message.
+    """
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -52,7 +58,8 @@ def reports_errors(command: F) -> F:
         except Exception as exc:
             if state is not None and state.debug:
                 raise
-            click.echo(f"error: {one_line(exc)}", err=True)
+            uris = [state.uri if state else None, *os.environ.get(ENV_BROKER, "").split(), *map(str, kwargs.values())]
+            click.echo(f"error: {scrub(one_line(exc), uris)}", err=True)
             sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]

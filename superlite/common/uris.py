@@ -4,12 +4,17 @@
 database URIs, broker URLs (a Redis failover list ``redis://:a@h1/0;redis://:b@h2/0`` masks each
 part), passwords holding ``/`` or ``@`` that their owner did not percent-encode, and secrets in the
 query string (``?password=...``). SQLAlchemy's ``render_as_string(hide_password=True)`` and kombu's
-``maybe_sanitize_url`` each cover part of this; a single function covers all of it the same way.
+``maybe_sanitize_url`` each cover part of this (kombu's shows every failover host after the first
+unmasked; SQLAlchemy's shows the part of a password after an unencoded ``@``); a single function
+covers all of it the same way. :func:`scrub` hides the same secrets inside free text (a driver's
+error message), and :func:`unencoded_userinfo` finds the URIs drivers would misread.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from urllib.parse import unquote
 
 #: What replaces a secret.
 MASK = "***"
@@ -29,6 +34,46 @@ def mask_uri(uri: str | None) -> str:
     if not uri:
         return str(uri)
     return ";".join(_mask_one(part) for part in uri.split(";"))
+
+
+def uri_secrets(uri: str | None) -> list[str]:
+    """The secrets :func:`mask_uri` hides in ``uri`` (passwords, secret query values), as written
+    and percent-decoded, longest first: for scrubbing text that may quote them, such as a
+    driver's error message."""
+    found: set[str] = set()
+    for part in (uri or "").split(";"):
+        _, sep, rest = part.partition("://")
+        at = _userinfo_end(rest) if sep else -1
+        if at >= 0:
+            found.add(rest[:at].partition(":")[2])
+        found.update(match.group(0).partition("=")[2] for match in _SECRET_QUERY_KEYS.finditer(part))
+    found |= {unquote(secret) for secret in found}
+    return sorted((s for s in found if s), key=len, reverse=True)
+
+
+def scrub(text: str, uris: Iterable[str | None]) -> str:
+    """``text`` with every secret of ``uris`` replaced by ``***``."""
+    for uri in uris:
+        for secret in uri_secrets(uri):
+            text = text.replace(secret, MASK)
+    return text
+
+
+def unencoded_userinfo(uri: str) -> bool:
+    """Whether a part of ``uri`` has user information holding an unencoded ``@`` or ``/``.
+
+    Drivers split such a URI elsewhere than :func:`mask_uri` does (SQLAlchemy takes the first
+    ``@``, kombu stops at the first ``/``), so they would connect to a host made of part of the
+    password and name it in their errors. Such URIs are refused instead (percent-encode them).
+    """
+    for part in uri.split(";"):
+        _, sep, rest = part.partition("://")
+        if not sep or rest.startswith("/"):
+            continue
+        at = _userinfo_end(rest)
+        if at >= 0 and ("@" in rest[:at] or "/" in rest[:at]):
+            return True
+    return False
 
 
 def _mask_one(uri: str) -> str:

@@ -19,19 +19,23 @@ from typing import Any
 from superlite.common.arguments import check_version
 from superlite.common.retry import retry
 from superlite.common.uris import mask_uri
-from superlite.components.class_path import import_class_path
+from superlite.components.class_path import import_component_class
 from superlite.components.component import Component, Encoded, check_version_info
 from superlite.components.reference import is_alias_reference, is_reference, parse_reference
 from superlite.config import Settings
-from superlite.errors import ArgumentTypeError, DependencyError, NotFoundError, VersionConflictError
+from superlite.errors import ArgumentTypeError, ConfigurationError, DependencyError, NotFoundError, VersionConflictError
 from superlite.registry.artifacts import ArtifactPipeline
 from superlite.registry.shared import Key, SharedArtifacts
+from superlite.security.records import SIGNATURE_FIELD, RecordSigning
 from superlite.serialization.hashing import canonical_json_hash
 from superlite.serialization.serializers import get_serializer
 from superlite.stores.base import ArtifactRef, ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
 
 #: How many times ``store`` tries when concurrent writers keep taking the version it chose.
 APPLY_RETRIES = 50
+
+#: Modules whose classes may always be built, whatever ``allowed_modules`` says.
+ALWAYS_ALLOWED = ("superlite",)
 
 #: Upper bound of the random pause before retry ``n`` is ``n`` times this (seconds).
 APPLY_BACKOFF = 0.005
@@ -46,6 +50,8 @@ class Registry:
         self.artifacts = artifacts
         self.pipeline = ArtifactPipeline(artifacts)
         self.shared = SharedArtifacts()
+        security = settings.security
+        self.signing = RecordSigning.from_settings(security.signing_key, security.verify_keys, security.require_signatures)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -102,7 +108,7 @@ class Registry:
             latest = self.metadata.get(encoded.type_id, encoded.identifier)
             if latest is not None and latest.content_hash == content_hash:
                 return latest
-            record = ComponentRecord(
+            record = self.signing.sign(ComponentRecord(
                 uuid=str(uuid_module.uuid4()),
                 type_id=encoded.type_id,
                 identifier=encoded.identifier,
@@ -114,7 +120,7 @@ class Registry:
                 dependencies=dependencies,
                 created_at=datetime.now(timezone.utc),
                 info=encoded.info,
-            )
+            ))
             self.metadata.insert(record)
             return record
 
@@ -214,9 +220,13 @@ class Registry:
     def materialize(self, record: ComponentRecord, bind: Callable[[str], Component]) -> Component:
         """Rebuild the component ``record`` describes, its artifacts read and verified.
 
-        ``bind(reference)`` gives what a child reference becomes (a proxy, for models).
+        ``bind(reference)`` gives what a child reference becomes (a proxy, for models). The
+        record's signature is checked first, then its class (see ``docs/security.md``): nothing
+        is imported or unpickled for a record that fails either check.
         """
-        cls = import_class_path(record.class_path)
+        self.signing.check(record)
+        allowed = self.settings.security.allowed_modules
+        cls = import_component_class(record.class_path, Component, None if allowed is None else (*ALWAYS_ALLOWED, *allowed))
         kwargs: dict[str, Any] = {}
         for name, value in record.params.items():
             kwargs[name] = _bind_nested(value, bind)
@@ -243,6 +253,40 @@ class Registry:
         obj = self.shared.acquire(key, lambda: self.pipeline.read(record, artifact))
         held.append(key)
         return obj
+
+    def sign_records(self, *, unsigned: bool = False) -> dict[str, list[str]]:
+        """Sign again, with the signing key, every record whose signature verifies with another accepted key.
+
+        This is the middle step of a key rotation (see ``docs/security.md``). With ``unsigned``,
+        records without a signature are signed too: do that only for a database whose content
+        you trust. Records whose signature does not verify are left as they are. Returns
+        ``{"signed": [...], "kept": [...], "unsigned": [...], "invalid": [...]}`` of
+        ``type_id identifier vN`` names.
+        """
+        signer = self.signing.signer
+        if signer is None:
+            raise ConfigurationError("signing records needs a signing_key (or $SUPERLITE_SIGNING_KEY)")
+        report: dict[str, list[str]] = {"signed": [], "kept": [], "unsigned": [], "invalid": []}
+        for record in self._all_records():
+            name = f"{record.type_id} {record.identifier} v{record.version}"
+            stored, key = record.info.get(SIGNATURE_FIELD), self.signing.verifies(record)
+            if key == signer.key_id:
+                report["kept"].append(name)
+            elif (stored is None and not unsigned) or (stored is not None and key is None):
+                report["unsigned" if stored is None else "invalid"].append(name)
+            else:
+                self.metadata.update_info(record.uuid, self.signing.sign(record).info)
+                report["signed"].append(name)
+        return report
+
+    def _all_records(self) -> list[ComponentRecord]:
+        return [
+            record
+            for type_id in self.metadata.type_ids()
+            for identifier in self.metadata.identifiers(type_id)
+            for version in self.metadata.versions(type_id, identifier)
+            if (record := self.metadata.get(type_id, identifier, version)) is not None
+        ]
 
     def changes(self, since: int = 0, limit: int = 1000) -> list[ChangeEvent]:
         """Change events after ``since``, oldest first (see :class:`~superlite.stores.base.ChangeEvent`)."""

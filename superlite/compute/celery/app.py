@@ -41,11 +41,15 @@ def queue_name(settings: Settings) -> str:
 
 
 def result_backend(settings: Settings) -> str:
-    """The result backend URL: explicit option, else Redis itself, else ``rpc://`` (RabbitMQ)."""
+    """The result backend URL: explicit option, else Redis itself, else ``rpc://`` (RabbitMQ).
+
+    With a failover list of Redis brokers (``redis://h1/0;redis://h2/0``) results go to the
+    first one: Celery's Redis result backend takes a single URL.
+    """
     if settings.celery.result_backend:
         return settings.celery.result_backend
     if uri_scheme(settings.broker or "") in _REDIS_SCHEMES:
-        return str(settings.broker)
+        return str(settings.broker).split(";")[0]
     return "rpc://"
 
 
