@@ -31,6 +31,9 @@ from superlite.serialization.hashing import canonical_json_hash
 from superlite.serialization.serializers import get_serializer
 from superlite.stores.base import ArtifactRef, ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
 
+#: Files of an unfinished put or delete younger than this may still be in use: collections leave them.
+LEFTOVER_AGE = timedelta(minutes=10)
+
 #: How many times ``store`` tries when concurrent writers keep taking the version it chose.
 APPLY_RETRIES = 50
 
@@ -331,7 +334,9 @@ class Registry:
     def collect_garbage(self) -> set[str]:
         """Delete stored artifacts that no record refers to; return their SHA-256.
 
-        Only artifacts unused for ``gc_grace`` seconds (a store option, default 0) are deleted.
+        Only artifacts unused for ``gc_grace`` seconds (a store option, default 0) are deleted,
+        and what killed puts and deletes left in the artifact store (older than
+        :data:`LEFTOVER_AGE`) is cleaned up first (:meth:`ArtifactStore.collect_leftovers`).
         Freeing an artifact (here and in :meth:`remove`) is safe against a concurrent
         :meth:`store` of the same bytes without any lock spanning the two stores, which may be
         different systems (a SQL database and a directory, MongoDB and GridFS):
@@ -351,6 +356,7 @@ class Registry:
         from being deleted and uploaded again.
         """
         cutoff = self._cutoff()
+        self.artifacts.collect_leftovers(min(cutoff, datetime.now(timezone.utc) - LEFTOVER_AGE))
         orphans = self.artifacts.list() - self.metadata.referenced_artifacts()
         return self._free_artifacts(orphans, cutoff)
 

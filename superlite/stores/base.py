@@ -451,5 +451,14 @@ class ArtifactStore(abc.ABC):
     def list(self) -> set[str]:
         """The SHA-256 of every stored artifact."""
 
+    def collect_leftovers(self, older_than: datetime) -> int:
+        """Clean up after puts and deletes that were killed half-way, last touched before ``older_than``.
+
+        Returns how many leftovers were handled. Stores whose writes are transactions leave none
+        (the default); a store that writes beside the final place (``file://``) removes its
+        temporary files here, and puts back an artifact a killed delete had moved aside.
+        """
+        return 0
+
     def close(self) -> None:
         """Release connections or file handles. Calling it twice is harmless."""

@@ -14,6 +14,7 @@ the file (and the caller puts the bytes again).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -124,6 +125,27 @@ class FileArtifactStore(ArtifactStore):
     def list(self) -> set[str]:
         """The SHA-256 of every stored artifact (temporary files of unfinished puts excluded)."""
         return {path.name for path in self.root.glob("??/??/*") if _SHA256.fullmatch(path.name)}
+
+    def collect_leftovers(self, older_than: datetime) -> int:
+        """Remove ``.partial`` files of killed puts; put back, or remove, files of killed deletes.
+
+        A ``.deleting`` file is an artifact a delete moved aside before it died: if nothing took
+        its place it is put back (a later collection frees it if it is still unreferenced), so a
+        delete killed while undoing itself for a concurrent apply loses nothing.
+        """
+        cutoff, handled = older_than.timestamp(), 0
+        for leftover in [*self.root.glob(f"??/??/.*{_TEMP_SUFFIX}"), *self.root.glob(f"??/??/.*{_DOOMED_SUFFIX}")]:
+            try:
+                if leftover.stat().st_mtime >= cutoff:
+                    continue
+                if leftover.name.endswith(_DOOMED_SUFFIX):
+                    with contextlib.suppress(FileExistsError):
+                        os.link(leftover, leftover.with_name(leftover.name[1:].split(".")[0]))
+                leftover.unlink()
+            except FileNotFoundError:
+                continue
+            handled += 1
+        return handled
 
 
 def _stamp(path: Path) -> None:
