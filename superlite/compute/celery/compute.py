@@ -35,7 +35,7 @@ from superlite.compute.celery.app import (
     queue_name,
     result_backend,
 )
-from superlite.compute.celery.envelope import unwrap
+from superlite.compute.celery.envelope import TaskFailed, reraise, unwrap
 from superlite.compute.celery.priorities import message_priority, redis_keys
 from superlite.compute.celery.protocol import wire_options
 from superlite.compute.celery.waiting import redis_waiter
@@ -103,9 +103,15 @@ class CeleryResult(ResultHandle):
         except Exception:  # noqa: BLE001 - the pub/sub connection failed: wait the ordinary way
             return await asyncio.to_thread(self.result, wait)
         if raw is None:
+            self._compute.revoke(self._async)
             raise await asyncio.to_thread(self._compute.timeout_error, self.task_id, wait)
         meta = backend.decode_result(raw)
-        if meta.get("status") != "SUCCESS":  # the task itself failed: Celery's own wait explains how
+        failed = backend.exception_to_python(meta["result"]) if meta.get("status") == "FAILURE" else None
+        if isinstance(failed, TaskFailed):
+            self._compute.forget(self.task_id)
+            error = reraise(failed)
+            raise error from error.__cause__
+        if meta.get("status") != "SUCCESS":  # anything else: Celery's own wait explains it
             return await asyncio.to_thread(self.result, wait)
         self._compute.forget(self.task_id)
         return unwrap(meta["result"])
@@ -180,7 +186,12 @@ class CeleryCompute(Compute):
         wait = self.default_timeout if timeout is None else timeout
         try:
             envelope = async_result.get(timeout=wait, interval=RESULT_POLL_INTERVAL)
+        except TaskFailed as exc:
+            self.forget(str(async_result.id))
+            error = reraise(exc)
+            raise error from error.__cause__
         except CeleryTimeoutError:
+            self.revoke(async_result)
             raise self.timeout_error(str(async_result.id), wait) from None
         except DecodeError as exc:
             raise SerializationError(f"cannot decode the result of task {async_result.id}: {exc}") from exc
@@ -193,6 +204,11 @@ class CeleryCompute(Compute):
             ) from exc
         self.forget(str(async_result.id))
         return unwrap(envelope)
+
+    def revoke(self, async_result: AsyncResult) -> None:
+        """Tell the workers to drop a task whose caller stopped waiting (best effort: the broker may be down)."""
+        with suppress(Exception):
+            async_result.revoke()
 
     def result_thread(self) -> ThreadPoolExecutor:
         """The one thread awaited results wait in when the result backend has no pub/sub channel."""

@@ -1,8 +1,11 @@
 """What a worker's task returns: the model's result, or a description of what went wrong.
 
-Errors travel inside a successful task result, as plain strings, instead of as a Celery task
-failure: Celery would otherwise try to rebuild the exception class on the caller (importing
-whatever module the worker named). The caller turns the description back into an exception:
+An error is a Celery task failure (state ``FAILURE``, visible as such in Flower and the result
+backend) whose exception is always :class:`TaskFailed`, carrying the description as plain JSON:
+Celery rebuilds only that class on the caller, never whatever class the model raised (which
+the caller may not have, and which Celery would otherwise try to import). Workers of an older
+release sent the same description inside a successful result; :func:`unwrap` reads both. The
+caller turns the description back into an exception:
 
 * an error of superlite's own (``superlite.errors.*``, e.g. ``NotFoundError`` for an unknown
   uuid) is raised again as the same class with the same fields (``class_path``, ``scheme``,
@@ -47,11 +50,27 @@ def failure(exc: BaseException) -> dict[str, Any]:
     }
 
 
+class TaskFailed(Exception):  # noqa: N818 - the name Flower and the result backend show
+    """How a worker fails a task: ``args[0]`` is the error description of a :func:`failure` envelope."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error)
+        self.error = error
+
+    def __str__(self) -> str:
+        return f"{self.error.get('type')}: {self.error.get('message')}"
+
+
 def unwrap(envelope: Any) -> Any:
     """The result inside ``envelope``, or raise the exception it describes."""
     if OK in envelope:
         return envelope[OK]
     raise _exception(envelope[ERROR])
+
+
+def reraise(exc: TaskFailed) -> Exception:
+    """The caller-side exception for a task the worker failed (see the module docstring)."""
+    return _exception(exc.error)
 
 
 def _fields(exc: BaseException) -> dict[str, Any]:

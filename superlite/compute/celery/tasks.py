@@ -20,7 +20,7 @@ from typing import Any
 from celery import Celery, Task
 
 from superlite.compute.celery.app import TASK_NAME
-from superlite.compute.celery.envelope import OK, failure, success
+from superlite.compute.celery.envelope import ERROR, OK, TaskFailed, failure, success
 from superlite.compute.celery.protocol import task_from_message
 from superlite.compute.follower import HEARTBEAT_INTERVAL, POLL_INTERVAL, RELEASE_AFTER, Follower
 from superlite.config import CacheOptions, Settings
@@ -195,15 +195,20 @@ class ExecuteTask(Task):  # type: ignore[misc]
 def register_task(app: Celery, state: WorkerState) -> Any:
     """Register ``superlite.execute`` on ``app``, running on ``state``'s Datalayer."""
 
-    @app.task(name=TASK_NAME, shared=False, bind=True, base=ExecuteTask)
+    @app.task(name=TASK_NAME, shared=False, bind=True, base=ExecuteTask, throws=(TaskFailed,))
     def execute(
         self: Any,
         reference: str, method: str, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Run ``method(*args, **kwargs)`` of the model ``reference`` pins; return its envelope."""
+        """Run ``method(*args, **kwargs)`` of the model ``reference`` pins; return its envelope.
+
+        A failure raises :class:`TaskFailed`, so Celery records the task as failed.
+        """
         started = time.perf_counter()
         envelope = state.run(reference, method, args, kwargs, options, task_id=self.request.id)
         setattr(self.request, ELAPSED, time.perf_counter() - started)
+        if ERROR in envelope:
+            raise TaskFailed(envelope[ERROR])
         return envelope
 
     return execute
