@@ -11,7 +11,7 @@ import pytest
 import remote_models
 
 from superlite import ObjectModel
-from superlite.errors import ComputeError, RemoteError
+from superlite.errors import ComputeError, RemoteError, SerializationError
 from superlite.testing.workers import Stack
 
 
@@ -52,3 +52,23 @@ def test_a_call_whose_caller_gave_up_is_revoked_and_never_runs(
         after = db.compute(model.reference, "predict", ({"tag": "after", "log": str(log)},))
     assert after == ["after", 2]
     assert log.read_text().split() == ["first", "after"]  # the revoked call never ran
+
+
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
+def test_a_value_the_worker_cannot_decode_is_answered_with_the_missing_wire_type(
+    make_stack: Callable[..., Stack], broker: str
+) -> None:
+    # The caller's side of a wire type installed on the caller only: the tagged value it would
+    # send, written directly (a plugin installed for this process alone would reach the workers
+    # too, through the PYTHONPATH they inherit).
+    from superlite.serialization.wire import TAG, PreEncoded
+    from superlite.testing.services import require_service
+
+    stack = make_stack(require_service(broker), "--concurrency", "1")
+    with stack.connect(timeout=30) as db:
+        model = db.apply(ObjectModel(f"echo-{uuid.uuid4().hex[:6]}", object=remote_models.echo))
+        started = time.monotonic()
+        with pytest.raises(SerializationError, match="could not decode task .*'acme.point'.*install the plugin"):
+            db.compute(model.reference, "predict", (PreEncoded({TAG: "acme.point", "v": [1, 2]}),))
+        assert time.monotonic() - started < 10  # answered, not timed out
+        assert db.compute(model.reference, "predict", ("still serving",)) == "still serving"

@@ -29,6 +29,7 @@ from superlite.compute.celery.app import (
     queue_name,
     visibility_timeout,
 )
+from superlite.compute.celery.consumer import AnsweringConsumer
 from superlite.compute.celery.tasks import FollowOptions, ServingListeners, WorkerState, register_task
 from superlite.config import CacheOptions, Settings
 from superlite.serialization.wire import CODEC
@@ -77,6 +78,7 @@ def run_worker(
     if pool == "prefork":
         state.close()
     app = build_app(settings)
+    app.conf.worker_consumer = f"{AnsweringConsumer.__module__}:{AnsweringConsumer.__qualname__}"
     check_broker(app)
     register_task(app, state)
     if pool != "prefork":
