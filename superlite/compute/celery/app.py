@@ -32,6 +32,12 @@ TASK_NAME = "superlite.execute"
 #: Seconds to wait when opening a connection to the broker or the result backend.
 CONNECT_TIMEOUT = 2.0
 
+#: How often a caller's result backend retries a lost Redis connection (about 1.5 s in all).
+CALLER_RESULT_RETRIES = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+#: ...and a worker's, which must store the results of the tasks it ran (Celery's default: ~20 s).
+WORKER_RESULT_RETRIES = {"max_retries": 20, "interval_start": 0, "interval_step": 1, "interval_max": 1}
+
 _REDIS_SCHEMES = ("redis", "rediss")
 
 
@@ -108,6 +114,10 @@ def build_app(settings: Settings) -> Celery:
         # and few publish retries (Celery's defaults add up to tens of seconds).
         broker_connection_timeout=CONNECT_TIMEOUT,
         broker_transport_options=dict(_transport_options(settings)),
+        # The Redis result backend retries a lost connection 20 times, a second apart, inside a
+        # caller's wait: a call would outlive its timeout by that much. Callers give up sooner
+        # (the worker, which must store results, sets WORKER_RESULT_RETRIES back).
+        result_backend_transport_options={"retry_policy": CALLER_RESULT_RETRIES},
         redis_socket_connect_timeout=CONNECT_TIMEOUT,
         redis_retry_on_timeout=False,
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.4},

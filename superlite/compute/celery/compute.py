@@ -192,12 +192,14 @@ class CeleryCompute(Compute):
             raise error from error.__cause__
         except CeleryTimeoutError:
             self.revoke(async_result)
+            self.release(async_result)
             raise self.timeout_error(str(async_result.id), wait) from None
         except DecodeError as exc:
             raise SerializationError(f"cannot decode the result of task {async_result.id}: {exc}") from exc
         except (ComputeError, SerializationError):
             raise
         except Exception as exc:
+            self.release(async_result)
             raise ComputeError(
                 f"task {async_result.id} on queue {self.queue!r} failed before the model answered "
                 f"(broker {self.broker}, results {self.results}): {type(exc).__name__}: {exc}"
@@ -209,6 +211,17 @@ class CeleryCompute(Compute):
         """Tell the workers to drop a task whose caller stopped waiting (best effort: the broker may be down)."""
         with suppress(Exception):
             async_result.revoke()
+
+    def release(self, async_result: AsyncResult) -> None:
+        """Stop listening for a result no longer awaited, now rather than when it is garbage.
+
+        Celery unsubscribes in ``AsyncResult.__del__``, where a lost broker connection prints
+        a traceback to stderr (or, at interpreter exit, fails to import); done here, errors are
+        ignored and the object is detached so that its ``__del__`` does nothing.
+        """
+        with suppress(Exception):
+            async_result.backend.remove_pending_result(async_result)
+        async_result.backend = None
 
     def result_thread(self) -> ThreadPoolExecutor:
         """The one thread awaited results wait in when the result backend has no pub/sub channel."""

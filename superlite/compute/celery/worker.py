@@ -24,6 +24,7 @@ from celery import signals
 from superlite.common.memory import pin_mmap_threshold
 from superlite.common.uris import mask_uri, uri_scheme
 from superlite.compute.celery.app import (
+    WORKER_RESULT_RETRIES,
     build_app,
     check_broker,
     queue_name,
@@ -79,6 +80,7 @@ def run_worker(
         state.close()
     app = build_app(settings)
     app.conf.worker_consumer = f"{AnsweringConsumer.__module__}:{AnsweringConsumer.__qualname__}"
+    app.conf.result_backend_transport_options = {"retry_policy": WORKER_RESULT_RETRIES}
     check_broker(app)
     register_task(app, state)
     if pool != "prefork":
