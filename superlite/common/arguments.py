@@ -2,16 +2,31 @@
 
 A wrong type raises :class:`~superlite.errors.ArgumentTypeError` (a ``TypeError``), a value out
 of range :class:`~superlite.errors.InvalidArgumentError` (a ``ValueError``); both name the
-argument and the value. A database is never left to cast a string to a number its own way.
+argument and the value. A database is never left to cast a string to a number its own way, or
+to refuse (or silently change) a name that another database would keep.
+
+:func:`checks_arguments` applies them to a public function by parameter name, once, at the
+boundary; everything below it trusts its arguments.
 """
 
 from __future__ import annotations
+
+import inspect
+import uuid as uuid_module
+from collections.abc import Callable, Mapping
+from functools import wraps
+from typing import Any, TypeVar
 
 from superlite.errors import ArgumentTypeError, InvalidArgumentError
 
 #: The highest version number: the largest signed 32-bit integer, what the SQL stores' ``version``
 #: column holds (versions count up from 0, so no apply comes near it).
 MAX_VERSION = 2**31 - 1
+
+#: The longest identifier or type_id, in characters: what the SQL stores' name columns hold.
+MAX_NAME_LENGTH = 255
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def check_version(value: object, argument: str = "version") -> int:
@@ -31,3 +46,137 @@ def check_positive_int(value: object, argument: str) -> int:
     if value < 1:
         raise InvalidArgumentError(f"{argument} must be a positive int, not {value!r}")
     return value
+
+
+def check_count(value: object, argument: str) -> int:
+    """``value`` as a position or count from 0: an ``int`` (not a ``bool``) from 0 to 2**63 - 1."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArgumentTypeError(f"{argument} must be an int of at least 0, not {value!r}")
+    if not 0 <= value < 2**63:
+        raise InvalidArgumentError(f"{argument} must be an int from 0 to {2**63 - 1}, not {value!r}")
+    return value
+
+
+def check_timeout(value: object, argument: str = "timeout") -> float:
+    """``value`` as a time limit in seconds: a finite ``int`` or ``float`` above 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ArgumentTypeError(f"{argument} must be a number of seconds, not {value!r}")
+    if not 0 < value < float("inf"):
+        raise InvalidArgumentError(f"{argument} must be a finite number of seconds above 0, not {value!r}")
+    return value
+
+
+def check_method(value: object, argument: str = "method") -> str:
+    """``value`` as the name of a method to call: a non-empty ``str``."""
+    if not isinstance(value, str) or not value.isidentifier():
+        raise ArgumentTypeError(f"{argument} must be the name of a method (a str such as 'predict'), not {value!r}")
+    return value
+
+
+def check_identifier(value: object, argument: str = "identifier") -> str:
+    """``value`` as a component name: a ``str`` every store keeps and every reference carries.
+
+    Non-empty, at most :data:`MAX_NAME_LENGTH` characters, printable (``str.isprintable``: no
+    control, format or separator characters but the ASCII space, so no NUL, ESC or newline), no
+    leading or trailing whitespace (MySQL/MariaDB compare ``"a "`` equal to ``"a"``) and no ``@``
+    (``name@3`` and ``name@alias`` select a version).
+    """
+    text = _check_name(value, argument)
+    if "@" in text:
+        raise InvalidArgumentError(f"{argument} must not contain '@' (name@version and name@alias select a version), not {text!r}")
+    return text
+
+
+def check_type_id(value: object, argument: str = "type_id") -> str:
+    """``value`` as a component type: the rules of :func:`check_identifier`, and no ``:``.
+
+    Reference strings (``&:component:<type_id>:<identifier>:<uuid>``) end the type at its first ``:``.
+    """
+    text = check_identifier(value, argument)
+    if ":" in text:
+        raise InvalidArgumentError(f"{argument} must not contain ':' (a reference string could not carry it), not {text!r}")
+    return text
+
+
+def check_selecting_name(value: object, argument: str = "identifier") -> str:
+    """``value`` as an identifier that may end in ``@<version>`` or ``@<alias>`` (what ``load`` takes)."""
+    text = _check_name(value, argument)
+    name, at, _suffix = text.rpartition("@")
+    check_identifier(name if at else text, argument)
+    return text
+
+
+def check_uuid(value: object, argument: str = "uuid") -> str:
+    """``value`` as a uuid: a ``str`` that is a valid UUID, returned in its canonical form."""
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{argument} must be a UUID string, not {value!r}")
+    try:
+        return str(uuid_module.UUID(value))
+    except ValueError:
+        raise InvalidArgumentError(f"{argument} must be a UUID string such as {str(uuid_module.UUID(int=0))!r}, not {value!r}") from None
+
+
+def _check_name(value: object, argument: str) -> str:
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{argument} must be a str, not {value!r}")
+    if not value:
+        raise InvalidArgumentError(f"{argument} must not be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidArgumentError(f"{argument} must be at most {MAX_NAME_LENGTH} characters, not {len(value)}: {value[:40]!r}...")
+    if not value.isprintable():
+        raise InvalidArgumentError(f"{argument} must be printable (no control characters such as NUL, ESC or newline), not {value!r}")
+    if value.strip() != value:
+        raise InvalidArgumentError(f"{argument} must not begin or end with whitespace, not {value!r}")
+    return value
+
+
+#: The check for each parameter name :func:`checks_arguments` knows.
+CHECKS: Mapping[str, Callable[[Any, str], Any]] = {
+    "type_id": check_type_id,
+    "identifier": check_identifier,
+    "version": check_version,
+    "uuid": check_uuid,
+    "chunk_size": check_positive_int,
+    "since": check_count,
+    "limit": check_positive_int,
+    "timeout": check_timeout,
+    "method": check_method,
+}
+
+
+def checks_arguments(function: F, **overrides: Callable[[Any, str], Any]) -> F:
+    """``function`` with its arguments checked by parameter name (:data:`CHECKS`, then ``overrides``).
+
+    A parameter whose default is None may be None; any other value goes through its check, and
+    the value the check returns (a canonical uuid) is what ``function`` receives.
+    """
+    signature = inspect.signature(function)
+    checks = {**CHECKS, **overrides}
+    checked = {name: checks[name] for name in signature.parameters if name in checks}
+    optional = {name for name, p in signature.parameters.items() if p.default is None}
+
+    def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise ArgumentTypeError(f"{function.__qualname__}(): {exc}") from None
+        for name, value in bound.arguments.items():
+            if name in checked and not (value is None and name in optional):
+                bound.arguments[name] = checked[name](value, name)
+        return bound.args, bound.kwargs
+
+    if inspect.iscoroutinefunction(function):
+
+        @wraps(function)
+        async def acall(*args: Any, **kwargs: Any) -> Any:
+            args, kwargs = check(args, kwargs)
+            return await function(*args, **kwargs)
+
+        return acall  # type: ignore[return-value]
+
+    @wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        args, kwargs = check(args, kwargs)
+        return function(*args, **kwargs)
+
+    return call  # type: ignore[return-value]

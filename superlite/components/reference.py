@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from superlite.common.arguments import check_identifier, check_type_id, check_uuid
 from superlite.errors import ConfigurationError
 
 PREFIX = "&:component:"
@@ -71,7 +72,8 @@ def parse_reference(value: str) -> Reference:
     identifier, sep2, uuid = rest.rpartition(":")
     if not (sep and sep2 and type_id and identifier and uuid):
         raise ConfigurationError(f"{value!r} is not a component reference ({PREFIX}<type_id>:<identifier>:<uuid>)")
-    return Reference(type_id, identifier, uuid)
+    return Reference(check_type_id(type_id, "reference type_id"), check_identifier(identifier, "reference identifier"),
+                     check_uuid(uuid, "reference uuid"))
 
 
 @dataclass(frozen=True)

@@ -115,10 +115,13 @@ class RemoteModel(Model):
         self._original_model = model
 
     def pre_create(self, db: Datalayer) -> None:
-        """Apply the original model first, then take its version and uuid."""
+        """Apply the original model first, then take its version and uuid (attached in :meth:`post_create`)."""
         if self._uuid is None and self.alias is None:
             applied = db.apply(self.original_model)
             self._uuid, self._version = applied.uuid, applied.version
+
+    def post_create(self, db: Datalayer) -> None:
+        """Attach to ``db`` once it holds the model, so :meth:`predict` goes through it."""
         self.db = db
 
     def encode(self) -> Encoded:
