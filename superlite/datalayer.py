@@ -40,6 +40,7 @@ from superlite.compute.results import ResultCache, open_result_store
 from superlite.compute.serving import ServingRouter
 from superlite.config import Settings
 from superlite.errors import (
+    ArgumentTypeError,
     ComponentError,
     ConfigurationError,
     DatalayerClosedError,
@@ -57,6 +58,16 @@ from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, M
 from superlite.stores.registry import open_artifact_store, open_database
 
 M = TypeVar("M", bound=Callable[..., Any])
+
+
+def check_target(value: object, argument: str = "target") -> str | Selector:
+    """``value`` as what compute runs: a reference string (``&:component:…``) or a :class:`Selector`."""
+    if isinstance(value, Selector):
+        return value
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{argument} must be a reference string (&:component:<type_id>:<identifier>:<uuid>) or a Selector, not {value!r}")
+    parse_reference(value)
+    return value
 
 
 def public(method: M | None = None, **checks: Callable[[Any, str], Any]) -> Any:
@@ -434,7 +445,7 @@ class Datalayer:
                 )
         return views
 
-    @public
+    @public(target=check_target)
     def resolve(self, target: str | Selector, key: str | None = None, *, split: bool = True) -> Resolved:
         """The version a reference string or selector means now, for a request with routing ``key``.
 
@@ -489,7 +500,7 @@ class Datalayer:
 
     # -- compute -------------------------------------------------------------------------------
 
-    @public
+    @public(target=check_target)
     def compute(
         self,
         target: str | Selector,
@@ -514,7 +525,7 @@ class Datalayer:
         handle = self.compute_backend.submit(task)
         return handle.result(timeout) if wait else handle
 
-    @public
+    @public(target=check_target)
     async def acompute(
         self,
         target: str | Selector,
@@ -539,7 +550,7 @@ class Datalayer:
         resolved = self.resolver.resolve(selector, key)
         return Selector(resolved.type_id, resolved.identifier, uuid=resolved.uuid, version=resolved.version)
 
-    @public
+    @public(target=check_target)
     def compute_batches(
         self,
         target: str | Selector,

@@ -127,8 +127,8 @@ class SQLArtifactStore(ArtifactStore):
 class ChunkReader(io.RawIOBase):
     """A raw stream over ``size`` bytes stored as chunks 0, 1, …, fetched in order.
 
-    ``fetch(sha256, seq)`` returns the chunk, or None when it has gone (the artifact was deleted
-    while being read), which raises :class:`~superlite.errors.NotFoundError`. (The Datalayer
+    ``fetch(sha256, seq)`` returns the chunk, or None when it is missing: the stored bytes are
+    fewer than the artifact's size, which raises :class:`~superlite.errors.IntegrityError`. (The Datalayer
     reads ahead in a thread of its own, for every store, so this reader stays sequential.)
     """
 
@@ -162,9 +162,10 @@ class ChunkReader(io.RawIOBase):
     def _next_chunk(self) -> bytes:
         chunk = self._fetch(self._sha256, self._seq)
         if not chunk:
-            raise NotFoundError(
-                f"artifact {self._sha256} lost chunk {self._seq} while being read "
-                f"(deleted concurrently?) after {self._position} of {self._size} bytes"
+            raise IntegrityError(
+                f"artifact {self._sha256} is truncated: it should hold {self._size} bytes but chunk {self._seq} "
+                f"is missing after {self._position}. It was not deserialized. Restore the artifact from a "
+                f"backup, or re-apply the component."
             )
         self._seq += 1
         return chunk
