@@ -16,17 +16,15 @@ import sqlalchemy as sa
 import superlite
 from superlite import ObjectModel
 from superlite.cli.app import one_line
-from superlite.common.arguments import MAX_NAME_LENGTH, check_identifier, check_type_id, check_uuid
+from superlite.common.arguments import check_identifier, check_type_id, check_uuid
 from superlite.errors import (
     ArgumentTypeError,
-    ConfigurationError,
     DatalayerClosedError,
     IntegrityError,
     InvalidArgumentError,
     NotFoundError,
     StorageFullError,
     StoreDataError,
-    SuperliteError,
 )
 from superlite.stores.sql.engine import create_store_engine, reporting
 from superlite.stores.sql.schema import artifact_chunks, components
@@ -41,52 +39,6 @@ def double(x: float) -> float:
 
 # -- names, uuids, references ---------------------------------------------------------------------
 
-REFUSED_NAMES = [
-    ("", InvalidArgumentError, "must not be empty"),
-    ("a\x00b", InvalidArgumentError, "printable"),
-    ("a\x1b[2Jb", InvalidArgumentError, "printable"),
-    ("a\nb", InvalidArgumentError, "printable"),
-    ("a\u2028b", InvalidArgumentError, "printable"),
-    ("\ud800", InvalidArgumentError, "printable"),
-    (" a", InvalidArgumentError, "whitespace"),
-    ("a ", InvalidArgumentError, "whitespace"),
-    ("a@b", InvalidArgumentError, "'@'"),
-    ("x" * (MAX_NAME_LENGTH + 1), InvalidArgumentError, f"at most {MAX_NAME_LENGTH} characters"),
-    (None, ArgumentTypeError, "must be a str, not None"),
-    (5, ArgumentTypeError, "must be a str, not 5"),
-    (b"m", ArgumentTypeError, "must be a str"),
-]
-
-
-@pytest.mark.parametrize(("name", "error", "message"), REFUSED_NAMES, ids=repr)
-def test_bad_identifiers_are_refused_at_apply_and_at_lookup(db: superlite.Datalayer, name, error, message) -> None:
-    """Every store gets the same answer, before anything is stored; TypeError/ValueError by kind."""
-    model = ObjectModel("m", object=double)
-    model.identifier = name
-    with pytest.raises(error, match=message) as info:
-        db.apply(model)
-    assert isinstance(info.value, TypeError if error is ArgumentTypeError else ValueError)
-    assert model.version is None and model.uuid is None
-    lookups = [lambda: db.remove("model", name), lambda: db.set_alias("model", name, "production", 0)]
-    if name is not None:  # show("model", None) lists the identifiers
-        lookups.append(lambda: db.show("model", name))
-    for call in lookups:
-        with pytest.raises(error, match=message):
-            call()
-    assert db.show() == {}
-
-
-@pytest.mark.parametrize("name", ["é", "E\u0301", "😀", "a:b", "A", "a/b", "'; DROP TABLE x; --", "ü" * MAX_NAME_LENGTH])
-def test_unusual_but_valid_identifiers_round_trip_exactly(db: superlite.Datalayer, name: str) -> None:
-    """What a store could silently change (case, accents, length in bytes) comes back as given."""
-    db.apply(ObjectModel(name, object=double))
-    db.apply(ObjectModel(name.swapcase() if name.swapcase() != name else name + "2", object=double))
-    assert name in db.show("model")
-    assert db.load("model", name, lazy=False).identifier == name
-    reference = db.load("model", name).reference
-    assert db.compute(reference, "predict", (2,)) == 4
-
-
 def test_type_id_and_uuid_checks() -> None:
     """A type_id has no ':' (references end the type there); a uuid is a UUID, returned canonical."""
     with pytest.raises(InvalidArgumentError, match="type_id must not contain ':'"):
@@ -98,36 +50,6 @@ def test_type_id_and_uuid_checks() -> None:
         check_uuid("nope")
     with pytest.raises(ArgumentTypeError, match="uuid must be a UUID string, not 5"):
         check_uuid(5)
-
-
-def test_uuids_and_references_are_checked(db: superlite.Datalayer) -> None:
-    """A uuid in any spelling finds its version; a malformed one or a bad target is refused by name."""
-    model = db.apply(ObjectModel("m", object=double))
-    assert db.load("model", uuid=model.uuid.upper(), lazy=False).uuid == model.uuid
-    with pytest.raises(InvalidArgumentError, match="reference uuid must be a UUID"):
-        db.compute("&:component:model:m:0000", "predict", (1,))
-    with pytest.raises(InvalidArgumentError, match="reference identifier must be printable"):
-        db.compute(f"&:component:model:a\x1bb:{model.uuid}", "predict", (1,))
-    with pytest.raises(ConfigurationError, match="is not a component reference"):
-        db.compute(f"&:component:model::{model.uuid}", "predict", (1,))
-    with pytest.raises(ArgumentTypeError, match="target must be a reference string"):
-        db.compute(5, "predict", (1,))
-    with pytest.raises(ArgumentTypeError, match="method must be the name of a method"):
-        db.compute(model.reference, 5, (1,))
-    with pytest.raises(InvalidArgumentError, match="timeout must be a finite number"):
-        db.compute(model.reference, "predict", (1,), timeout=-1)
-    with pytest.raises(ArgumentTypeError, match="found by identifier or by uuid"):
-        db.load("model")
-
-
-def test_values_no_store_can_hold_are_refused_everywhere(db: superlite.Datalayer) -> None:
-    """Lone surrogates and ints beyond 64 bits are refused before a store sees them, as on MongoDB."""
-    db.apply(ObjectModel("m", object=double))
-    with pytest.raises(SuperliteError, match="lone surrogate"):
-        db.set_tags("model", "m", tags={"a": "\ud800"})
-    with pytest.raises(SuperliteError, match="outside the signed 64-bit range"):
-        db.apply(ObjectModel("m", object=double, source={"n": 2**64}))
-    assert db.show("model", "m") == [0]
 
 
 # -- a closed Datalayer, a failed apply -----------------------------------------------------------
