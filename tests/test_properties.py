@@ -32,7 +32,7 @@ from superlite.testing.databases import isolated_database
 
 #: Examples per backend: enough to meet every kind of bad value, few enough that the four
 #: backends finish in well under a minute on a shared machine.
-EXAMPLES = 40
+EXAMPLES = 60
 
 
 def echo(x: Any) -> Any:
@@ -107,6 +107,7 @@ json_scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8), st.sampled_from(["\ud800", "\x00"])
 )
 inputs = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6)
+timeouts = mostly(st.one_of(st.none(), st.floats(1, 60)), st.one_of(st.floats(), st.integers(-1, 0), st.text(max_size=2), st.booleans()))
 tags = mostly(
     st.dictionaries(st.text(min_size=1, max_size=4), st.one_of(st.text(max_size=6), st.none()), max_size=3),
     st.dictionaries(st.one_of(st.text(max_size=4), st.integers()), st.one_of(st.text(max_size=6), st.integers()), max_size=3),
@@ -137,7 +138,10 @@ def operations(db: superlite.Datalayer, stored: dict[str, list[int]]) -> st.Sear
         st.tuples(identifier, versions).map(lambda a: ("remove", lambda: db.remove("model", a[0], version=a[1]))),
         st.tuples(identifier, aliases, versions).map(lambda a: ("set_alias", lambda: db.set_alias("model", a[0], a[1], a[2]))),
         st.tuples(identifier, tags).map(lambda a: ("set_tags", lambda: db.set_tags("model", a[0], tags=a[1]))),
-        st.tuples(references, inputs).map(lambda a: ("compute", lambda: db.compute(a[0], "predict", (a[1],)))),
+        st.tuples(names, inputs, tags).map(
+            lambda a: ("apply", lambda: db.apply(ObjectModel(a[0], object=echo, source=a[1], tags=a[2])))
+        ),
+        st.tuples(references, inputs, timeouts).map(lambda a: ("compute", lambda: db.compute(a[0], "predict", (a[1],), timeout=a[2]))),
         st.tuples(identifier, inputs).map(lambda a: ("predict", lambda: db.load("model", a[0]).predict(a[1]))),
         st.tuples(identifier, st.lists(inputs, max_size=4), chunk_sizes).map(
             lambda a: ("predict_batches", lambda: db.load("model", a[0]).predict_batches(a[1], chunk_size=a[2]))

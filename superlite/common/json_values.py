@@ -4,8 +4,8 @@ One definition for every place that stores or prints JSON: ``None``, ``bool``, `
 ``float``, ``str``, lists (tuples read back as lists) and dicts with string keys. NaN and the
 infinities are refused, because strict JSON (and every database's JSON type) has no spelling
 for them; so are integers beyond 64 bits (MongoDB cannot hold them) and strings with lone
-surrogates (not Unicode text, so no database can encode them), so every store keeps the same
-values.
+surrogates (not Unicode text, so no database can encode them), and keys with a NUL character
+(MongoDB cannot store them), so every store keeps the same values.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def _convert(value: object) -> object:
         for key in value:
             if not isinstance(key, str):
                 raise _NotJson(f"the non-string key {key!r}")
-            _text(key)
+            if "\x00" in _text(key):
+                raise _NotJson(f"the key {key!r} with a NUL character (MongoDB cannot store it)")
         return {key: _item(item, f"[{key!r}]") for key, item in value.items()}
     raise _NotJson(f"a {type(value).__qualname__}")
 
