@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 import uuid as uuid_module
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -71,6 +71,48 @@ def check_method(value: object, argument: str = "method") -> str:
     if not isinstance(value, str) or not value.isidentifier():
         raise ArgumentTypeError(f"{argument} must be the name of a method (a str such as 'predict'), not {value!r}")
     return value
+
+
+def check_flag(value: object, argument: str) -> bool:
+    """``value`` as a switch: a ``bool`` (not a string such as ``"no"``, which would count as true)."""
+    if not isinstance(value, bool):
+        raise ArgumentTypeError(f"{argument} must be True or False, not {value!r}")
+    return value
+
+
+def check_text(value: object, argument: str) -> str:
+    """``value`` as a short name (a routing key, a queue): a non-empty ``str``."""
+    if not isinstance(value, str) or not value:
+        raise ArgumentTypeError(f"{argument} must be a non-empty str, not {value!r}")
+    return value
+
+
+def check_arguments_tuple(value: object, argument: str = "args") -> tuple[object, ...]:
+    """``value`` as positional arguments: a ``list`` or ``tuple``."""
+    if not isinstance(value, (list, tuple)):
+        raise ArgumentTypeError(f"{argument} must be a tuple (or list) of arguments, not {value!r}")
+    return tuple(value)
+
+
+def check_keywords(value: object, argument: str = "kwargs") -> dict[str, object]:
+    """``value`` as keyword arguments: a ``dict`` with ``str`` keys."""
+    if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
+        raise ArgumentTypeError(f"{argument} must be a dict of keyword arguments with str keys, not {value!r}")
+    return dict(value)
+
+
+def check_items(value: object, argument: str = "items") -> list[object]:
+    """``value`` as the inputs of a batch: a ``list``, ``tuple`` or other sized iterable (not a str or bytes)."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ArgumentTypeError(f"{argument} must be a list of inputs, not {value!r}")
+    return list(value)
+
+
+def check_tags(value: object, argument: str = "tags") -> dict[str, object]:
+    """``value`` as tags: a ``dict`` with non-empty ``str`` names (the values are checked where they are stored)."""
+    if not isinstance(value, Mapping) or not all(isinstance(key, str) and key for key in value):
+        raise ArgumentTypeError(f"{argument} must be a dict of non-empty str names to str values, not {value!r}")
+    return dict(value)
 
 
 def check_identifier(value: object, argument: str = "identifier") -> str:
@@ -141,6 +183,14 @@ CHECKS: Mapping[str, Callable[[Any, str], Any]] = {
     "limit": check_positive_int,
     "timeout": check_timeout,
     "method": check_method,
+    "args": check_arguments_tuple,
+    "kwargs": check_keywords,
+    "items": check_items,
+    "xs": check_items,
+    "tags": check_tags,
+    "key": check_text,
+    "queue": check_text,
+    **{flag: check_flag for flag in ("force", "reuse_existing", "lazy", "keep_outputs", "include_stale", "all_versions", "split", "check", "wait", "progress")},
 }
 
 
