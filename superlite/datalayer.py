@@ -20,7 +20,7 @@ from functools import partial, wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
-from superlite.common.arguments import check_identifier, check_selecting_name, check_type_id, checks_arguments
+from superlite.common.arguments import check_identifier, check_selecting_name, check_type_id, checks_arguments, shown
 from superlite.common.uris import mask_uri
 from superlite.components.component import Component, component_types
 from superlite.components.reference import (
@@ -65,7 +65,7 @@ def check_target(value: object, argument: str = "target") -> str | Selector:
     if isinstance(value, Selector):
         return value
     if not isinstance(value, str):
-        raise ArgumentTypeError(f"{argument} must be a reference string (&:component:<type_id>:<identifier>:<uuid>) or a Selector, not {value!r}")
+        raise ArgumentTypeError(f"{argument} must be a reference string (&:component:<type_id>:<identifier>:<uuid>) or a Selector, not {shown(value)}")
     parse_reference(value)
     return value
 

@@ -12,6 +12,7 @@ boundary; everything below it trusts its arguments.
 from __future__ import annotations
 
 import inspect
+import reprlib
 import uuid as uuid_module
 from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
@@ -27,6 +28,14 @@ MAX_VERSION = 2**31 - 1
 MAX_NAME_LENGTH = 255
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 80, 80, 60
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` shortened for a message (a huge argument must not make a huge error)."""
+    return _REPR.repr(value)
 
 
 def check_version(value: object, argument: str = "version") -> int:
@@ -60,58 +69,58 @@ def check_count(value: object, argument: str) -> int:
 def check_timeout(value: object, argument: str = "timeout") -> float:
     """``value`` as a time limit in seconds: a finite ``int`` or ``float`` above 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ArgumentTypeError(f"{argument} must be a number of seconds, not {value!r}")
+        raise ArgumentTypeError(f"{argument} must be a number of seconds, not {shown(value)}")
     if not 0 < value < float("inf"):
-        raise InvalidArgumentError(f"{argument} must be a finite number of seconds above 0, not {value!r}")
+        raise InvalidArgumentError(f"{argument} must be a finite number of seconds above 0, not {shown(value)}")
     return value
 
 
 def check_method(value: object, argument: str = "method") -> str:
     """``value`` as the name of a method to call: a non-empty ``str``."""
     if not isinstance(value, str) or not value.isidentifier():
-        raise ArgumentTypeError(f"{argument} must be the name of a method (a str such as 'predict'), not {value!r}")
+        raise ArgumentTypeError(f"{argument} must be the name of a method (a str such as 'predict'), not {shown(value)}")
     return value
 
 
 def check_flag(value: object, argument: str) -> bool:
     """``value`` as a switch: a ``bool`` (not a string such as ``"no"``, which would count as true)."""
     if not isinstance(value, bool):
-        raise ArgumentTypeError(f"{argument} must be True or False, not {value!r}")
+        raise ArgumentTypeError(f"{argument} must be True or False, not {shown(value)}")
     return value
 
 
 def check_text(value: object, argument: str) -> str:
     """``value`` as a short name (a routing key, a queue): a non-empty ``str``."""
     if not isinstance(value, str) or not value:
-        raise ArgumentTypeError(f"{argument} must be a non-empty str, not {value!r}")
+        raise ArgumentTypeError(f"{argument} must be a non-empty str, not {shown(value)}")
     return value
 
 
 def check_arguments_tuple(value: object, argument: str = "args") -> tuple[object, ...]:
     """``value`` as positional arguments: a ``list`` or ``tuple``."""
     if not isinstance(value, (list, tuple)):
-        raise ArgumentTypeError(f"{argument} must be a tuple (or list) of arguments, not {value!r}")
+        raise ArgumentTypeError(f"{argument} must be a tuple (or list) of arguments, not {shown(value)}")
     return tuple(value)
 
 
 def check_keywords(value: object, argument: str = "kwargs") -> dict[str, object]:
     """``value`` as keyword arguments: a ``dict`` with ``str`` keys."""
     if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
-        raise ArgumentTypeError(f"{argument} must be a dict of keyword arguments with str keys, not {value!r}")
+        raise ArgumentTypeError(f"{argument} must be a dict of keyword arguments with str keys, not {shown(value)}")
     return dict(value)
 
 
 def check_items(value: object, argument: str = "items") -> list[object]:
     """``value`` as the inputs of a batch: a ``list``, ``tuple`` or other sized iterable (not a str or bytes)."""
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-        raise ArgumentTypeError(f"{argument} must be a list of inputs, not {value!r}")
+        raise ArgumentTypeError(f"{argument} must be a list of inputs, not {shown(value)}")
     return list(value)
 
 
 def check_tags(value: object, argument: str = "tags") -> dict[str, object]:
     """``value`` as tags: a ``dict`` with non-empty ``str`` names (the values are checked where they are stored)."""
     if not isinstance(value, Mapping) or not all(isinstance(key, str) and key for key in value):
-        raise ArgumentTypeError(f"{argument} must be a dict of non-empty str names to str values, not {value!r}")
+        raise ArgumentTypeError(f"{argument} must be a dict of non-empty str names to str values, not {shown(value)}")
     return dict(value)
 
 
@@ -151,11 +160,11 @@ def check_selecting_name(value: object, argument: str = "identifier") -> str:
 def check_uuid(value: object, argument: str = "uuid") -> str:
     """``value`` as a uuid: a ``str`` that is a valid UUID, returned in its canonical form."""
     if not isinstance(value, str):
-        raise ArgumentTypeError(f"{argument} must be a UUID string, not {value!r}")
+        raise ArgumentTypeError(f"{argument} must be a UUID string, not {shown(value)}")
     try:
         return str(uuid_module.UUID(value))
     except ValueError:
-        raise InvalidArgumentError(f"{argument} must be a UUID string such as {str(uuid_module.UUID(int=0))!r}, not {value!r}") from None
+        raise InvalidArgumentError(f"{argument} must be a UUID string such as {str(uuid_module.UUID(int=0))!r}, not {shown(value)}") from None
 
 
 def _check_name(value: object, argument: str) -> str:
