@@ -598,7 +598,8 @@ class Datalayer:
             deadline=None if timeout is None else time.time() + timeout,
             routing_key=key,
         )
-        return Task(self.resolve(target, key), method, tuple(args), dict(kwargs or {}), options)
+        selector = Selector.from_reference(target) if isinstance(target, str) else target
+        return Task(self.resolver.resolve(selector, key), method, tuple(args), dict(kwargs or {}), options)
 
     @public
     def submit(self, task: Task) -> ResultHandle:

@@ -211,18 +211,30 @@ def checks_arguments(function: F, **overrides: Callable[[Any, str], Any]) -> F:
     """
     signature = inspect.signature(function)
     checks = {**CHECKS, **overrides}
-    checked = {name: checks[name] for name in signature.parameters if name in checks}
-    optional = {name for name, p in signature.parameters.items() if p.default is None}
+    parameters = signature.parameters
+    positional = [name for name, p in parameters.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    keywords = {name for name, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    # (position, name, check) of each checked positional parameter; arguments left out keep their defaults.
+    by_position = [(i, name, checks[name]) for i, name in enumerate(positional) if name in checks]
+    by_name = {name: checks[name] for name in keywords if name in checks}
+    optional = {name for name, p in parameters.items() if p.default is None}
 
     def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        try:
-            bound = signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise ArgumentTypeError(f"{function.__qualname__}(): {exc}") from None
-        for name, value in bound.arguments.items():
-            if name in checked and not (value is None and name in optional):
-                bound.arguments[name] = checked[name](value, name)
-        return bound.args, bound.kwargs
+        if len(args) > len(positional) or not keywords.issuperset(kwargs):
+            try:
+                signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise ArgumentTypeError(f"{function.__qualname__}(): {exc}") from None
+        if by_position and len(args) > by_position[0][0]:
+            values = list(args)
+            for i, name, rule in by_position:
+                if i < len(values) and not (values[i] is None and name in optional):
+                    values[i] = rule(values[i], name)
+            args = tuple(values)
+        for name, value in kwargs.items():
+            if name in by_name and not (value is None and name in optional):
+                kwargs[name] = by_name[name](value, name)
+        return args, kwargs
 
     if inspect.iscoroutinefunction(function):
 
