@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import inspect
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from functools import partial
+from functools import partial, wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from superlite.common.arguments import check_positive_int, check_version
+from superlite.common.arguments import check_identifier, check_selecting_name, check_type_id, checks_arguments, shown
 from superlite.common.uris import mask_uri
 from superlite.components.component import Component, component_types
 from superlite.components.reference import (
@@ -38,7 +39,15 @@ from superlite.compute.pipeline import Wrapper, open_compute
 from superlite.compute.results import ResultCache, open_result_store
 from superlite.compute.serving import ServingRouter
 from superlite.config import Settings
-from superlite.errors import ComponentError, ConfigurationError, DependencyError, NotFoundError, SchemaVersionError
+from superlite.errors import (
+    ArgumentTypeError,
+    ComponentError,
+    ConfigurationError,
+    DatalayerClosedError,
+    DependencyError,
+    NotFoundError,
+    SchemaVersionError,
+)
 from superlite.registry import Lifecycle, Registry, Resolver
 from superlite.registry.deployment import Deployer, check_spec, read_spec
 from superlite.registry.follow import heartbeat_age, is_alive, stale_after
@@ -47,6 +56,46 @@ from superlite.registry.transfer import check_archive_path, export_archive, impo
 from superlite.registry.version_policies import VersionPolicies
 from superlite.stores.base import ArtifactStore, ChangeEvent, ComponentRecord, MetadataStore
 from superlite.stores.registry import open_artifact_store, open_database
+
+M = TypeVar("M", bound=Callable[..., Any])
+
+
+def check_target(value: object, argument: str = "target") -> str | Selector:
+    """``value`` as what compute runs: a reference string (``&:component:…``) or a :class:`Selector`."""
+    if isinstance(value, Selector):
+        return value
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{argument} must be a reference string (&:component:<type_id>:<identifier>:<uuid>) or a Selector, not {shown(value)}")
+    parse_reference(value)
+    return value
+
+
+def public(method: M | None = None, **checks: Callable[[Any, str], Any]) -> Any:
+    """Mark a Datalayer method public: refused once the Datalayer is closed, its arguments checked.
+
+    Arguments are checked by name (:func:`~superlite.common.arguments.checks_arguments`, with
+    ``checks`` for names of this method's own), so every store sees the same valid values.
+    """
+
+    def decorate(function: M) -> M:
+        checked = checks_arguments(function, **checks)
+        if inspect.iscoroutinefunction(function):
+
+            @wraps(function)
+            async def acall(self: Datalayer, *args: Any, **kwargs: Any) -> Any:
+                self._require_open(function.__name__)
+                return await checked(self, *args, **kwargs)
+
+            return acall  # type: ignore[return-value]
+
+        @wraps(function)
+        def call(self: Datalayer, *args: Any, **kwargs: Any) -> Any:
+            self._require_open(function.__name__)
+            return checked(self, *args, **kwargs)
+
+        return call  # type: ignore[return-value]
+
+    return decorate(method) if method is not None else decorate
 
 
 class Datalayer:
@@ -58,6 +107,7 @@ class Datalayer:
     def __init__(self, settings: Settings, registry: Registry, *, wrappers: Sequence[Wrapper] = ()) -> None:
         self.settings = settings
         self.registry = registry
+        self.closed = False
         self.lifecycle = Lifecycle(registry)
         self.resolver = Resolver(registry, self.lifecycle, settings.swap.alias_refresh)
         self.deployer = Deployer(registry, self.lifecycle)
@@ -87,6 +137,7 @@ class Datalayer:
 
     # -- registry ------------------------------------------------------------------------------
 
+    @public
     def apply(self, component: Component, *, reuse_existing: bool = False) -> Component:
         """Store ``component`` (its children first) and return it with ``version`` and ``uuid`` set.
 
@@ -98,10 +149,22 @@ class Datalayer:
         """
         if not isinstance(component, Component):
             raise ComponentError(f"apply takes a superlite Component (e.g. ObjectModel), not {type(component).__qualname__}")
+        check_identifier(component.identifier)
+        check_type_id(component.type_id, f"type_id of {type(component).__qualname__}")
+        before = dict(vars(component))
+        try:
+            return self._apply(component, reuse_existing)
+        except BaseException:
+            vars(component).clear()
+            vars(component).update(before)
+            raise
+
+    def _apply(self, component: Component, reuse_existing: bool) -> Component:
         component.pre_create(self)
         encoded = component.encode()
         if encoded.reference is not None:
-            self.registry.record_by_uuid(parse_reference(encoded.reference).uuid)
+            self._check_stored_here(component, encoded.reference)
+            component.post_create(self)
             return component
         children = {name: self.apply(child, reuse_existing=reuse_existing) for name, child in encoded.children.items()}
         record = self.registry.store(encoded, children, reuse_existing=reuse_existing)
@@ -109,6 +172,17 @@ class Datalayer:
         component.post_create(self)
         return component
 
+    def _check_stored_here(self, component: Component, reference: str) -> None:
+        """Refuse a stored component's reference that this database does not hold (another Datalayer's)."""
+        try:
+            self.registry.record_by_uuid(parse_reference(reference).uuid)
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"{component.type_id} {component.identifier!r} was stored in another database ({exc}); "
+                f"load it here, or apply the original model (not its proxy) to this Datalayer"
+            ) from None
+
+    @public(identifier=check_selecting_name)
     def load(
         self,
         type_id: str,
@@ -150,10 +224,12 @@ class Datalayer:
         return Selector(type_id, name, uuid=uuid, version=version if version is not None else named_version,
                         alias=alias if alias is not None else named_alias)
 
+    @public
     def record(self, type_id: str, identifier: str | None = None, version: int | None = None, uuid: str | None = None) -> ComponentRecord:
         """The stored record of one component version (the latest unless ``version``/``uuid`` say)."""
         return self.registry.record(type_id, identifier, version=version, uuid=uuid)
 
+    @public
     def set_tags(
         self, type_id: str, identifier: str, *, version: int | None = None, tags: Mapping[str, str | None]
     ) -> dict[str, str]:
@@ -164,10 +240,12 @@ class Datalayer:
         """
         return self.registry.set_tags(type_id, identifier, version, tags)
 
+    @public
     def search(self, type_id: str, *, tags: Mapping[str, str] | None = None) -> list[dict[str, object]]:
         """Every version of ``type_id`` whose tags include all of ``tags``, as ``info`` prints them."""
         return [record.to_dict() for record in self.registry.search(type_id, tags)]
 
+    @public
     def export(
         self, type_id: str, identifier: str, path: str | Path, *, version: int | None = None, all_versions: bool = False
     ) -> list[dict[str, object]]:
@@ -181,6 +259,7 @@ class Datalayer:
         records = [self.registry.record(type_id, identifier, version=v) for v in versions]
         return [record.to_dict() for record in export_archive(self.registry, records, target)]
 
+    @public
     def import_(self, path: str | Path) -> list[dict[str, object]]:
         """Store what the archive ``path`` holds, keeping uuids and versions; return the records added.
 
@@ -189,6 +268,7 @@ class Datalayer:
         """
         return [record.to_dict() for record in import_archive(self.registry, check_archive_path(path))]
 
+    @public
     def show(self, type_id: str | None = None, identifier: str | None = None) -> Any:
         """``{type_id: [identifiers]}``; or one type's identifiers; or one identifier's versions.
 
@@ -203,10 +283,12 @@ class Datalayer:
                 raise NotFoundError(f"unknown component type {type_id!r}{hint}; known types: {', '.join(known)}", known)
         return self.registry.show(type_id, identifier)
 
+    @public
     def type_ids(self) -> list[str]:
         """Component types stored here or defined by a loaded component class, sorted."""
         return sorted(set(self.metadata.type_ids()) | component_types())
 
+    @public
     def remove(
         self, type_id: str, identifier: str, version: int | None = None, force: bool = False, *, keep_outputs: bool = False
     ) -> list[ComponentRecord]:
@@ -218,7 +300,7 @@ class Datalayer:
         drops its outputs, unless ``keep_outputs`` (refused while another listener reads those
         outputs, unless ``force``).
         """
-        versions = set(self.registry.show(type_id, identifier)) if version is None else {check_version(version)}
+        versions = set(self.registry.show(type_id, identifier)) if version is None else {version}
         aliased = self.lifecycle.pointing_at(type_id, identifier, versions)
         if aliased and not force:
             names = ", ".join(f"{state.alias!r} (version {state.version})" for state in aliased)
@@ -240,6 +322,7 @@ class Datalayer:
             self._listener_runner().uninstall(listener, keep_outputs=keep_outputs)
         return removed
 
+    @public
     def sign_records(self, *, unsigned: bool = False) -> dict[str, list[str]]:
         """Sign again with this Datalayer's ``signing_key`` every record signed by another accepted key.
 
@@ -250,16 +333,19 @@ class Datalayer:
         """
         return self.registry.sign_records(unsigned=unsigned)
 
+    @public
     def collect_garbage(self) -> set[str]:
         """Delete stored artifacts that no record refers to (left by an interrupted apply/remove)."""
         return self.registry.collect_garbage()
 
+    @public
     def changes(self, since: int = 0, limit: int = 1000) -> list[ChangeEvent]:
         """What changed after change ``since`` (applies, removals), oldest first, at most ``limit``."""
         return self.registry.changes(since, limit)
 
     # -- aliases, canaries, rollback --------------------------------------------------------------
 
+    @public
     def set_alias(self, type_id: str, identifier: str, alias: str, version: int, *, why: str | None = None) -> dict[str, object]:
         """Create ``alias`` or move it to ``version`` (a running canary ends); return its state.
 
@@ -274,21 +360,25 @@ class Datalayer:
         self.resolver.forget(type_id, identifier, alias)
         return state
 
+    @public
     def aliases(self, type_id: str, identifier: str) -> dict[str, dict[str, object]]:
         """``{alias: state}`` of one identifier: target version and uuid, canary, previous version."""
         return self.lifecycle.list(type_id, identifier)
 
+    @public
     def remove_alias(self, type_id: str, identifier: str, alias: str, *, why: str | None = None) -> None:
         """Delete ``alias`` (proxies following it fail with NotFoundError from their next call)."""
         self.lifecycle.remove(type_id, identifier, alias, why)
         self.resolver.forget(type_id, identifier, alias)
 
+    @public
     def alias_history(
         self, type_id: str, identifier: str, alias: str | None = None, *, limit: int = 100
     ) -> list[dict[str, object]]:
         """Alias changes of one identifier (of one alias when given), newest first."""
         return [change.to_dict() for change in self.lifecycle.history(type_id, identifier, alias, limit)]
 
+    @public
     def start_canary(
         self, type_id: str, identifier: str, alias: str, version: int, percent: int, *, why: str | None = None
     ) -> dict[str, object]:
@@ -301,18 +391,21 @@ class Datalayer:
         self.resolver.forget(type_id, identifier, alias)
         return state
 
+    @public
     def promote(self, type_id: str, identifier: str, alias: str, *, why: str | None = None) -> dict[str, object]:
         """Move the alias to its canary version: all traffic goes there and the canary ends."""
         state = self.lifecycle.promote(type_id, identifier, alias, why).to_dict()
         self.resolver.forget(type_id, identifier, alias)
         return state
 
+    @public
     def rollback(self, type_id: str, identifier: str, alias: str, *, why: str | None = None) -> dict[str, object]:
         """End the alias's canary if one runs; otherwise move it back to its previous version."""
         state = self.lifecycle.rollback(type_id, identifier, alias, why).to_dict()
         self.resolver.forget(type_id, identifier, alias)
         return state
 
+    @public
     def deploy(self, spec: str | Path | Mapping[str, Any], *, check: bool = False, why: str | None = None) -> dict[str, Any]:
         """Bring aliases and canaries to what a deployment file (a path, or its parsed content) declares.
 
@@ -332,10 +425,12 @@ class Datalayer:
         self.serving.forget()
         return {"deployment": stored.identifier, "version": stored.version, "moves": [m.to_dict() for m in moves]}
 
+    @public(name=check_identifier)
     def rollback_deployment(self, name: str, version: int | None = None) -> dict[str, Any]:
         """Apply deployment ``name`` as it was at ``version`` (default: the version before the latest)."""
         return self.deploy(self.deployer.rollback(name, version), why=f"rollback of deployment {name!r}")
 
+    @public
     def workers(self, *, include_stale: bool = False) -> list[dict[str, object]]:
         """The serving processes that report to this database: host, pid, queues, follows, loaded models.
 
@@ -361,6 +456,7 @@ class Datalayer:
                 )
         return views
 
+    @public(target=check_target)
     def resolve(self, target: str | Selector, key: str | None = None, *, split: bool = True) -> Resolved:
         """The version a reference string or selector means now, for a request with routing ``key``.
 
@@ -371,6 +467,7 @@ class Datalayer:
 
     # -- listeners -----------------------------------------------------------------------------
 
+    @public(listener=check_identifier)
     def catch_up(self, listener: str, *, progress: bool = False) -> dict[str, int | None]:
         """Process everything pending for ``listener`` now (back-fill, queued changes); return counts.
 
@@ -379,12 +476,14 @@ class Datalayer:
         """
         return self._listener_runner(progress=progress).catch_up(listener)
 
+    @public(listener=check_identifier)
     def outputs(self, listener: str) -> dict[Any, Any]:
         """``{source_id: output}``: every output ``listener`` has stored."""
         runner = self._listener_runner()
         with runner.source(runner.listener(listener)) as source:
             return source.outputs()
 
+    @public(listener=check_identifier)
     def listener_errors(self, listener: str) -> dict[Any, str]:
         """``{source_id: error message}`` for the rows whose model call failed."""
         runner = self._listener_runner()
@@ -412,6 +511,7 @@ class Datalayer:
 
     # -- compute -------------------------------------------------------------------------------
 
+    @public(target=check_target)
     def compute(
         self,
         target: str | Selector,
@@ -438,6 +538,7 @@ class Datalayer:
         handle = self.compute_backend.submit(task)
         return handle.result(timeout) if wait else handle
 
+    @public(target=check_target)
     async def acompute(
         self,
         target: str | Selector,
@@ -462,6 +563,7 @@ class Datalayer:
         resolved = self.resolver.resolve(selector, key)
         return Selector(resolved.type_id, resolved.identifier, uuid=resolved.uuid, version=resolved.version)
 
+    @public(target=check_target)
     def compute_batches(
         self,
         target: str | Selector,
@@ -479,8 +581,6 @@ class Datalayer:
 
         The target is resolved once, so every chunk is answered by the same version.
         """
-        if chunk_size is not None:
-            check_positive_int(chunk_size, "chunk_size")
         items = list(items)
         template = self._task(target, method, (), kwargs, timeout=timeout, key=key, priority=priority, queue=queue)
         size = chunk_size or max(1, -(-len(items) // self.compute_backend.parallelism))
@@ -509,7 +609,8 @@ class Datalayer:
         if parent is not None:  # a nested call (a composite's child): the parent's options hold
             key = parent.routing_key if key is None else key
             priority = parent.priority if priority is None else priority
-        resolved = self.resolve(target, key)
+        selector = Selector.from_reference(target) if isinstance(target, str) else target
+        resolved = self.resolver.resolve(selector, key)
         if priority is None and self.settings.broker:
             priority = self.policies.priority(resolved.uuid)
         deadline = None if timeout is None else time.time() + timeout
@@ -524,10 +625,12 @@ class Datalayer:
         )
         return Task(resolved, method, tuple(args), dict(kwargs or {}), options)
 
+    @public
     def submit(self, task: Task) -> ResultHandle:
         """Hand a ready-made task to the compute stack (what :meth:`compute` does after resolving)."""
         return self.compute_backend.submit(task)
 
+    @public
     async def asubmit(self, task: Task) -> ResultHandle:
         """:meth:`submit` for asyncio callers: await the handle's ``aresult()``; ``answered_by`` names the version."""
         return await self.compute_backend.asubmit(task)
@@ -535,7 +638,13 @@ class Datalayer:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop compute, drop loaded models and release store connections."""
+        """Stop compute, drop loaded models and release store connections (again: nothing happens).
+
+        Every public method called afterwards raises :class:`~superlite.errors.DatalayerClosedError`.
+        """
+        if self.closed:
+            return
+        self.closed = True
         self.resolver.close()
         self.compute_backend.close()
         self.executor.close()
@@ -543,6 +652,13 @@ class Datalayer:
 
     def __enter__(self) -> Datalayer:
         return self
+
+    def _require_open(self, method: str) -> None:
+        if self.closed:
+            raise DatalayerClosedError(
+                f"Datalayer.{method}: this Datalayer ({mask_uri(self.settings.uri)}) is closed; open another "
+                f"with superlite.connect()"
+            )
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -47,6 +47,24 @@ class StoreUnavailableError(SuperliteError):
     """A database or artifact store could not be reached or opened."""
 
 
+class StorageFullError(StoreUnavailableError):
+    """The disk (or database) that holds the stores has no room left; nothing was half-written.
+
+    Raised for ``ENOSPC`` from a file store and for "database or disk is full" from a database.
+    """
+
+
+class StoreDataError(SuperliteError, ValueError):
+    """A store refused a value superlite handed it, or holds a record it cannot read back.
+
+    The message names the value or the record; a damaged record is left as it is for repair.
+    """
+
+
+class DatalayerClosedError(SuperliteError):
+    """A method of a :class:`~superlite.datalayer.Datalayer` was called after :meth:`close`."""
+
+
 class SchemaVersionError(SuperliteError):
     """The database was written by a newer superlite whose schema this release cannot read."""
 

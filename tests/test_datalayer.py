@@ -12,6 +12,7 @@ from superlite import Component, Model, ObjectModel, RemoteModel
 from superlite.errors import (
     DependencyError,
     IntegrityError,
+    InvalidArgumentError,
     NotFoundError,
     StoredClassImportError,
 )
@@ -97,7 +98,10 @@ def test_unknown_version_lists_versions(db):
 
 
 def test_unknown_uuid(db):
-    with pytest.raises(NotFoundError, match="no component with uuid nope"):
+    unknown = "00000000-0000-4000-8000-000000000000"
+    with pytest.raises(NotFoundError, match=f"no component with uuid {unknown}"):
+        db.load("model", uuid=unknown)
+    with pytest.raises(InvalidArgumentError, match="uuid must be a UUID string .*not 'nope'"):
         db.load("model", uuid="nope")
 
 

@@ -65,7 +65,7 @@ def test_compute_with_malformed_reference(db):
 
 def test_compute_with_unknown_uuid(db):
     with pytest.raises(NotFoundError, match="no component with uuid"):
-        db.compute("&:component:model:m:0000", "predict", (1,))
+        db.compute("&:component:model:m:00000000-0000-4000-8000-000000000000", "predict", (1,))
 
 
 def test_every_error_is_a_superlite_error():

@@ -7,6 +7,7 @@ Errors print one line to stderr and exit non-zero; ``--debug`` shows the traceba
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -66,16 +67,38 @@ def reports_errors(command: F) -> F:
 
 
 def one_line(exc: BaseException) -> str:
-    """The first line of an error message, prefixed by its type unless it is a superlite error."""
-    text = str(exc).splitlines()[0] if str(exc) else ""
+    """The first line of an error message, prefixed by its type unless it is a superlite error.
+
+    Control characters are escaped (:func:`printable`), so a name quoted in the message can
+    neither clear the terminal nor forge a line.
+    """
+    text = printable(str(exc).splitlines()[0]) if str(exc) else ""
     if isinstance(exc, SuperliteError):
         return text or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def printable(text: str) -> str:
+    r"""``text`` with every non-printable character (ESC, CR, NUL, U+2028, ...) escaped: ``\x1b``, ``\u2028``."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
+def strict_json(value: object) -> object:
+    """``value`` with NaN and infinities (which JSON cannot carry) replaced by None, at any depth."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
+
+
 def echo_json(value: object) -> None:
-    """Print ``value`` as indented JSON."""
-    click.echo(json.dumps(value, indent=2, default=str))
+    """Print ``value`` as indented, strict JSON: control characters escaped, NaN and infinities as null."""
+    click.echo(json.dumps(strict_json(value), indent=2, default=str, allow_nan=False))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,7 +3,9 @@
 One definition for every place that stores or prints JSON: ``None``, ``bool``, ``int``, finite
 ``float``, ``str``, lists (tuples read back as lists) and dicts with string keys. NaN and the
 infinities are refused, because strict JSON (and every database's JSON type) has no spelling
-for them.
+for them; so are integers beyond 64 bits (MongoDB cannot hold them) and strings with lone
+surrogates (not Unicode text, so no database can encode them), and keys with a NUL character
+(MongoDB cannot store them), so every store keeps the same values.
 """
 
 from __future__ import annotations
@@ -46,7 +48,15 @@ class _NotJson(Exception):
         self.path: list[str] = []
 
 
+#: The integers every store holds (MongoDB's BSON has nothing wider than 64 bits).
+_INT_RANGE = range(-(2**63), 2**63)
+
+
 def _convert(value: object) -> object:
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT_RANGE:
+        raise _NotJson(f"the int {value}, outside the signed 64-bit range every store holds")
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, float):
@@ -59,6 +69,8 @@ def _convert(value: object) -> object:
         for key in value:
             if not isinstance(key, str):
                 raise _NotJson(f"the non-string key {key!r}")
+            if "\x00" in _text(key):
+                raise _NotJson(f"the key {key!r} with a NUL character (MongoDB cannot store it)")
         return {key: _item(item, f"[{key!r}]") for key, item in value.items()}
     raise _NotJson(f"a {type(value).__qualname__}")
 
@@ -69,3 +81,11 @@ def _item(value: object, position: str) -> object:
     except _NotJson as exc:
         exc.path.append(position)
         raise
+
+
+def _text(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _NotJson(f"the str {value!r} with a lone surrogate (not Unicode text)") from None
+    return value

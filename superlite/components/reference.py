@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from superlite.common.arguments import check_identifier, check_type_id, check_uuid
 from superlite.errors import ConfigurationError
 
 PREFIX = "&:component:"
@@ -64,8 +65,13 @@ def parse_alias_reference(value: str) -> tuple[str, str]:
     return type_id, name
 
 
+@lru_cache(maxsize=4096)
 def parse_reference(value: str) -> Reference:
-    """Split a reference string into its parts; a malformed one raises ``ConfigurationError``."""
+    """Split a reference string into its parts; a malformed one raises ``ConfigurationError``.
+
+    Each part is checked (:mod:`superlite.common.arguments`); answers are cached, since a
+    caller's hot loop passes the same reference again and again.
+    """
     if not is_reference(value):
         raise ConfigurationError(f"{value!r} is not a component reference ({PREFIX}<type_id>:<identifier>:<uuid>)")
     return _split_reference(value)
@@ -78,7 +84,8 @@ def _split_reference(value: str) -> Reference:
     identifier, sep2, uuid = rest.rpartition(":")
     if not (sep and sep2 and type_id and identifier and uuid):
         raise ConfigurationError(f"{value!r} is not a component reference ({PREFIX}<type_id>:<identifier>:<uuid>)")
-    return Reference(type_id, identifier, uuid)
+    return Reference(check_type_id(type_id, "reference type_id"), check_identifier(identifier, "reference identifier"),
+                     check_uuid(uuid, "reference uuid"))
 
 
 @dataclass(frozen=True)

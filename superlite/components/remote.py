@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from superlite.common.arguments import check_positive_int
+from superlite.common.arguments import checks_arguments
 from superlite.components.component import Encoded
 from superlite.components.model import Model
 from superlite.components.reference import Selector
@@ -115,10 +115,13 @@ class RemoteModel(Model):
         self._original_model = model
 
     def pre_create(self, db: Datalayer) -> None:
-        """Apply the original model first, then take its version and uuid."""
+        """Apply the original model first, then take its version and uuid (attached in :meth:`post_create`)."""
         if self._uuid is None and self.alias is None:
             applied = db.apply(self.original_model)
             self._uuid, self._version = applied.uuid, applied.version
+
+    def post_create(self, db: Datalayer) -> None:
+        """Attach to ``db`` once it holds the model, so :meth:`predict` goes through it."""
         self.db = db
 
     def encode(self) -> Encoded:
@@ -149,6 +152,7 @@ class RemoteModel(Model):
             return await asyncio.to_thread(self.original_model.predict, x)
         return await self.db.acompute(self.selector, "predict", (x,), key=key, priority=priority, timeout=timeout)
 
+    @checks_arguments
     def predict_batches(  # type: ignore[override]
         self,
         xs: Sequence[Any],
@@ -164,8 +168,6 @@ class RemoteModel(Model):
         Every chunk is answered by the same version. ``options`` go to the model's own
         ``predict_batches`` (e.g. ``progress=True`` for a ``TorchModel``).
         """
-        if chunk_size is not None:
-            check_positive_int(chunk_size, "chunk_size")
         if self.db is None:
             return self.original_model.predict_batches(xs, **options)
         return self.db.compute_batches(

@@ -9,18 +9,37 @@ otherwise), so a corrupt artifact never reaches a deserializer.
 
 from __future__ import annotations
 
+import errno
 import tempfile
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import IO
 
-from superlite.errors import NotFoundError
+from superlite.errors import NotFoundError, StorageFullError
 from superlite.serialization.hashing import HashingWriter, copy_verified, iter_chunks
 from superlite.serialization.serializers import get_serializer
 from superlite.stores.base import CHUNK_SIZE, ArtifactRef, ArtifactStore, ComponentRecord
 
 #: Artifacts up to this size are serialized in memory; larger ones spill to a temporary file.
 SPOOL_BYTES = 64 * 1024 * 1024
+
+#: What an ``OSError`` says when a disk has no room: no space, or the user's quota used up.
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+@contextmanager
+def reporting_full_disk(where: str) -> Iterator[None]:
+    """Raise a full disk met inside the block (``ENOSPC``, ``EDQUOT``) as :class:`StorageFullError`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _FULL:
+            raise
+        raise StorageFullError(
+            f"no space left on the disk that holds {where} ({exc.strerror}: {exc.filename or 'a temporary file'}); "
+            f"nothing was half-stored. Free space there, then retry."
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -41,7 +60,8 @@ class ArtifactPipeline:
         """Serialize ``obj`` with ``serializer_name`` into a spool owned by ``spools``."""
         spool: IO[bytes] = spools.enter_context(tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES))  # type: ignore[arg-type]
         writer = HashingWriter(spool)  # type: ignore[arg-type]
-        get_serializer(serializer_name).dump(obj, writer)  # type: ignore[arg-type]
+        with reporting_full_disk(f"the temporary directory {tempfile.gettempdir()}"):
+            get_serializer(serializer_name).dump(obj, writer)  # type: ignore[arg-type]
         return StagedArtifact(ArtifactRef(name, writer.sha256, writer.size, serializer_name), spool)
 
     def upload(self, staged: StagedArtifact) -> None:
@@ -49,7 +69,8 @@ class ArtifactPipeline:
         ref = staged.ref
         if not self.store.touch(ref.sha256):
             staged.spool.seek(0)
-            self.store.put(ref.sha256, iter_chunks(staged.spool, CHUNK_SIZE), ref.size)  # type: ignore[arg-type]
+            with reporting_full_disk(f"the artifact store ({type(self.store).__name__})"):
+                self.store.put(ref.sha256, iter_chunks(staged.spool, CHUNK_SIZE), ref.size)  # type: ignore[arg-type]
 
     def read(self, record: ComponentRecord, ref: ArtifactRef) -> object:
         """The object stored as ``ref`` of ``record``, after its digest is verified."""

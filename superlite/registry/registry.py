@@ -152,7 +152,7 @@ class Registry:
                 raise NotFoundError(f"uuid {uuid} is {record.type_id} {record.identifier!r}, not {type_id} {identifier!r}")
             return record
         if identifier is None:
-            raise TypeError("a record is found by identifier or by uuid; give one of them")
+            raise ArgumentTypeError(f"a {type_id} is found by identifier or by uuid; give one of them")
         if version is not None:
             check_version(version)
         record = self.metadata.get(type_id, identifier, version)

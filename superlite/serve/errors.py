@@ -15,9 +15,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from superlite.errors import (
+    ArgumentTypeError,
     ComputeError,
     ConfigurationError,
     DependencyError,
+    InvalidArgumentError,
     NotFoundError,
     RemoteError,
     SuperliteError,
@@ -77,6 +79,8 @@ def compute_error(exc: BaseException, what: str) -> ApiError:
         return ApiError(504, f"{what} did not answer in time")
     if isinstance(exc, NotFoundError):
         return ApiError(404, str(exc))
+    if isinstance(exc, (ArgumentTypeError, InvalidArgumentError)):
+        return ApiError(400, str(exc))
     if isinstance(exc, ComputeError):
         return ApiError(503, str(exc))
     if isinstance(exc, DependencyError):

@@ -16,8 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 import superlite
+from superlite.common.arguments import check_selecting_name, check_type_id
 from superlite.components.reference import Resolved, Selector, split_name
 from superlite.compute.base import Task, TaskOptions
+from superlite.errors import ArgumentTypeError, InvalidArgumentError
 from superlite.serve.app import ServeState
 from superlite.serve.codec import TensorError, decode_tensor, encode_outputs
 from superlite.serve.errors import COMPUTE_ERRORS, LOOKUP_ERRORS, ApiError, compute_error, lookup_error
@@ -48,10 +50,12 @@ MAX_VERSION = 2**31 - 1
 
 
 def check_name(text: str, what: str = "name") -> str:
-    """``text`` if it can name a stored component (printable, not empty), else a 400."""
-    if not text or not text.isprintable():
-        raise ApiError(400, f"{text!r} is not a valid {what}")
-    return text
+    """``text`` if it can name a stored component (the Python API's rules, ``name@version`` allowed), else a 400."""
+    check = check_type_id if what == "type" else check_selecting_name
+    try:
+        return check(text, what)
+    except (ArgumentTypeError, InvalidArgumentError) as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def parse_version(text: str) -> int:

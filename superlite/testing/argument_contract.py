@@ -1,8 +1,9 @@
 """Arguments checked before any store sees them, with the same answer on every backend.
 
-A backend subclasses :class:`ArgumentContract` and provides a ``db`` fixture (a Datalayer on an
+Versions, chunk sizes, identifiers, uuids and references. A backend subclasses :class:`ArgumentContract` and provides a ``db`` fixture (a Datalayer on an
 empty database of that backend). MySQL/MariaDB once cast ``"all"`` to version 0 and ``"2 "`` to
-version 2, and PostgreSQL raised its own ``ProgrammingError``: none of that may reach a user.
+version 2, and PostgreSQL raised its own ``ProgrammingError``; MongoDB stored ``None`` and ``5``
+as identifiers, after which ``show()`` failed: none of that may reach a user.
 """
 
 from __future__ import annotations
@@ -11,15 +12,32 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from superlite.common.arguments import MAX_VERSION
+from superlite.common.arguments import MAX_NAME_LENGTH, MAX_VERSION
 from superlite.components.object_model import ObjectModel
-from superlite.errors import ArgumentTypeError, InvalidArgumentError, NotFoundError
+from superlite.errors import ArgumentTypeError, ConfigurationError, InvalidArgumentError, NotFoundError, SuperliteError
 
 if TYPE_CHECKING:
     from superlite.datalayer import Datalayer
 
 #: Versions of the wrong type, each refused with a TypeError.
 WRONG_TYPES: list[Any] = ["all", "2 ", "latest", "0", True, False, 1.0, b"1", [0]]
+
+#: Identifiers refused at apply and at every lookup: (name, error class, words of the message).
+REFUSED_NAMES = [
+    ("", InvalidArgumentError, "must not be empty"),
+    ("a\x00b", InvalidArgumentError, "printable"),
+    ("a\x1b[2Jb", InvalidArgumentError, "printable"),
+    ("a\nb", InvalidArgumentError, "printable"),
+    ("a\u2028b", InvalidArgumentError, "printable"),
+    ("\ud800", InvalidArgumentError, "printable"),
+    (" a", InvalidArgumentError, "whitespace"),
+    ("a ", InvalidArgumentError, "whitespace"),
+    ("a@b", InvalidArgumentError, "'@'"),
+    ("x" * (MAX_NAME_LENGTH + 1), InvalidArgumentError, f"at most {MAX_NAME_LENGTH} characters"),
+    (None, ArgumentTypeError, "must be a str, not None"),
+    (5, ArgumentTypeError, "must be a str, not 5"),
+    (b"m", ArgumentTypeError, "must be a str"),
+]
 
 #: Versions of the right type but out of range, each refused with a ValueError.
 OUT_OF_RANGE = [-1, MAX_VERSION + 1, 2**63, -(2**70), 2**80]
@@ -36,7 +54,7 @@ def triple(x: Any) -> Any:
 
 
 class ArgumentContract:
-    """Bad versions and chunk sizes are refused by name and value, and change nothing.
+    """Bad versions, chunk sizes, names and uuids are refused by name and value, and change nothing.
 
     Needs a ``db`` fixture: a Datalayer on an empty database of the backend under test.
     """
@@ -106,6 +124,65 @@ class ArgumentContract:
             with pytest.raises(error, match=rf"chunk_size must be a positive int, not {_quoted(chunk_size)}"):
                 call()
         assert model.predict_batches([1, 2, 3], chunk_size=2) == [2, 4, 6]
+
+
+    @pytest.mark.parametrize(("name", "error", "message"), REFUSED_NAMES, ids=repr)
+    def test_bad_identifiers_are_refused_at_apply_and_at_lookup(self, db: Datalayer, name, error, message) -> None:
+        """Every store gets the same answer, before anything is stored; TypeError/ValueError by kind."""
+        model = ObjectModel("m", object=double)
+        model.identifier = name
+        with pytest.raises(error, match=message) as info:
+            db.apply(model)
+        assert isinstance(info.value, TypeError if error is ArgumentTypeError else ValueError)
+        assert model.version is None and model.uuid is None
+        lookups = [lambda: db.remove("model", name), lambda: db.set_alias("model", name, "production", 0)]
+        if name is not None:  # show("model", None) lists the identifiers
+            lookups.append(lambda: db.show("model", name))
+        for call in lookups:
+            with pytest.raises(error, match=message):
+                call()
+        assert db.show() == {}
+
+
+    @pytest.mark.parametrize("name", ["é", "E\u0301", "😀", "a:b", "A", "a/b", "'; DROP TABLE x; --", "ü" * MAX_NAME_LENGTH])
+    def test_unusual_but_valid_identifiers_round_trip_exactly(self, db: Datalayer, name: str) -> None:
+        """What a store could silently change (case, accents, length in bytes) comes back as given."""
+        db.apply(ObjectModel(name, object=double))
+        db.apply(ObjectModel(name.swapcase() if name.swapcase() != name else name + "2", object=double))
+        assert name in db.show("model")
+        assert db.load("model", name, lazy=False).identifier == name
+        reference = db.load("model", name).reference
+        assert db.compute(reference, "predict", (2,)) == 4
+
+
+    def test_uuids_and_references_are_checked(self, db: Datalayer) -> None:
+        """A uuid in any spelling finds its version; a malformed one or a bad target is refused by name."""
+        model = db.apply(ObjectModel("m", object=double))
+        assert db.load("model", uuid=model.uuid.upper(), lazy=False).uuid == model.uuid
+        with pytest.raises(InvalidArgumentError, match="reference uuid must be a UUID"):
+            db.compute("&:component:model:m:0000", "predict", (1,))
+        with pytest.raises(InvalidArgumentError, match="reference identifier must be printable"):
+            db.compute(f"&:component:model:a\x1bb:{model.uuid}", "predict", (1,))
+        with pytest.raises(ConfigurationError, match="is not a component reference"):
+            db.compute(f"&:component:model::{model.uuid}", "predict", (1,))
+        with pytest.raises(ArgumentTypeError, match="target must be a reference string"):
+            db.compute(5, "predict", (1,))
+        with pytest.raises(ArgumentTypeError, match="method must be the name of a method"):
+            db.compute(model.reference, 5, (1,))
+        with pytest.raises(InvalidArgumentError, match="timeout must be a finite number"):
+            db.compute(model.reference, "predict", (1,), timeout=-1)
+        with pytest.raises(ArgumentTypeError, match="found by identifier or by uuid"):
+            db.load("model")
+
+
+    def test_values_no_store_can_hold_are_refused_everywhere(self, db: Datalayer) -> None:
+        """Lone surrogates and ints beyond 64 bits are refused before a store sees them, as on MongoDB."""
+        db.apply(ObjectModel("m", object=double))
+        with pytest.raises(SuperliteError, match="lone surrogate"):
+            db.set_tags("model", "m", tags={"a": "\ud800"})
+        with pytest.raises(SuperliteError, match="outside the signed 64-bit range"):
+            db.apply(ObjectModel("m", object=double, source={"n": 2**64}))
+        assert db.show("model", "m") == [0]
 
 
 def _quoted(value: object) -> str:

@@ -101,6 +101,8 @@ def test_bytes_reach_the_model_as_strings(client):
         ("double/versions/9", {"inputs": [tensor([1], [1], "INT64")]}, 404, ["version 9"]),
         ("double@production", {"inputs": [tensor([1], [1], "INT64")]}, 404, ["production"]),
         ("double@Bad!", {"inputs": [tensor([1], [1], "INT64")]}, 400, ["Bad!"]),
+        ("a%1Bb", {"inputs": [tensor([1], [1], "INT64")]}, 400, ["must be printable", "\\x1b"]),
+        ("%20double", {"inputs": [tensor([1], [1], "INT64")]}, 400, ["whitespace"]),
         ("double/versions/x", {"inputs": [tensor([1], [1], "INT64")]}, 400, ["'x'"]),
         ("double@0/versions/1", {"inputs": [tensor([1], [1], "INT64")]}, 400, ["not both"]),
         ("double", {"inputs": [tensor([1, 2, 3], [2], "INT64")]}, 400, ["shape [2]", "3"]),

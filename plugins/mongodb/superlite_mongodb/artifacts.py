@@ -30,7 +30,7 @@ from typing import BinaryIO
 
 from bson import ObjectId
 from gridfs import GridIn, GridOut
-from gridfs.errors import FileExists
+from gridfs.errors import CorruptGridFile, FileExists
 from pymongo import ASCENDING
 
 from superlite.errors import IntegrityError, NotFoundError
@@ -99,7 +99,7 @@ class GridFSArtifactStore(ArtifactStore):
         document = self._files.find_one({"filename": sha256})
         if document is None:
             raise NotFoundError(f"artifact {sha256} is not in GridFS bucket {self._root.name!r}")
-        return GridOut(self._root, file_document=document)
+        return _CheckedOut(self._root, file_document=document)
 
     def exists(self, sha256: str) -> bool:
         """Whether ``sha256`` is stored (completely: partial uploads are never visible)."""
@@ -162,3 +162,17 @@ def _started(files_id: object) -> datetime:
 def _to_milliseconds(moment: datetime) -> datetime:
     moment = moment.astimezone(timezone.utc)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+class _CheckedOut(GridOut):
+    """A ``GridOut`` whose missing or short chunks (a truncated artifact) raise IntegrityError."""
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes, as ``GridOut.read``; a damaged file is an IntegrityError."""
+        try:
+            return super().read(size)
+        except CorruptGridFile as exc:
+            raise IntegrityError(
+                f"artifact {self.filename} is truncated or damaged in GridFS ({exc}). It was not "
+                f"deserialized. Restore the artifact from a backup, or re-apply the component."
+            ) from exc

@@ -162,3 +162,19 @@ def test_deleted_artifact_is_gone_for_readers(backend):
     with pytest.raises(NotFoundError):
         store.open(sha)
     assert backend.connection.database[f"{backend.prefix}artifacts.chunks"].count_documents({}) == 0
+
+
+@pytest.mark.parametrize("damage", ["delete", "shorten"])
+def test_a_truncated_artifact_is_an_integrity_error(backend, damage):
+    """A GridFS file missing a chunk, or with a shortened one, reads as IntegrityError, not GridFS's own error."""
+    store = backend.artifact_store()
+    data = os.urandom(600 * 1024)  # three GridFS chunks
+    sha = hashlib.sha256(data).hexdigest()
+    store.put(sha, pieces(data, 64 * 1024), len(data))
+    chunks = backend.connection.database[f"{backend.prefix}artifacts.chunks"]
+    if damage == "delete":
+        chunks.delete_one({"n": 1})
+    else:
+        chunks.update_one({"n": 1}, {"$set": {"data": b"short"}})
+    with store.open(sha) as stream, pytest.raises(IntegrityError, match="truncated or damaged"):
+        stream.read()

@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from superlite.errors import InvalidArgumentError
+
 #: The kinds of value results come back as (see :func:`kind_of`).
 TENSOR, NUMPY, LIST = "tensor", "numpy", "list"
 
@@ -66,7 +68,7 @@ def collate(items: Sequence[Any]) -> Any:
             return torch.stack(items)
         except RuntimeError as exc:
             shapes = sorted({tuple(item.shape) for item in items})
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"inputs in one batch must have the same shape to be stacked, got {shapes}; pad them in a "
                 f"preprocess, or use batch_size=1"
             ) from exc

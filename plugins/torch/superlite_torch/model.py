@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from superlite.components.component import Encoded, transient
 from superlite.components.model import Model
-from superlite.errors import ComponentError
+from superlite.errors import ComponentError, InvalidArgumentError
 from superlite_torch import batching
 from superlite_torch.devices import resolve_device
 from superlite_torch.rebuild import (
@@ -94,7 +94,7 @@ class TorchModel(Model):
 
     def __post_init__(self) -> None:
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"TorchModel {self.identifier!r}: batch_size must be a positive integer, got {self.batch_size!r}")
+            raise InvalidArgumentError(f"TorchModel {self.identifier!r}: batch_size must be a positive integer, got {self.batch_size!r}")
         device = resolve_device(self.device)
         if isinstance(self.object, Mapping):
             self.object = rebuild(self._stored_class(), self.module_args or {}, self.object)

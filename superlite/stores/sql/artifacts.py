@@ -73,7 +73,7 @@ class SQLArtifactStore(ArtifactStore):
             size = connection.scalar(sa.select(artifacts.c.size).where(artifacts.c.sha256 == sha256))
         if size is None:
             raise NotFoundError(f"artifact {sha256} is not stored in {masked(self._engine.url)}")
-        reader = ChunkReader(sha256, size, self._read_chunk)
+        reader = ChunkReader(sha256, size, self._read_chunk, self.exists)
         return io.BufferedReader(reader)
 
     def _read_chunk(self, sha256: str, seq: int) -> bytes | None:
@@ -127,13 +127,17 @@ class SQLArtifactStore(ArtifactStore):
 class ChunkReader(io.RawIOBase):
     """A raw stream over ``size`` bytes stored as chunks 0, 1, …, fetched in order.
 
-    ``fetch(sha256, seq)`` returns the chunk, or None when it has gone (the artifact was deleted
-    while being read), which raises :class:`~superlite.errors.NotFoundError`. (The Datalayer
+    ``fetch(sha256, seq)`` returns the chunk, or None when it is missing: if ``exists(sha256)``
+    says the artifact is gone, it was deleted while being read (:class:`~superlite.errors.NotFoundError`);
+    if not, the stored bytes are fewer than its size (:class:`~superlite.errors.IntegrityError`). (The Datalayer
     reads ahead in a thread of its own, for every store, so this reader stays sequential.)
     """
 
-    def __init__(self, sha256: str, size: int, fetch: Callable[[str, int], bytes | None]) -> None:
+    def __init__(
+        self, sha256: str, size: int, fetch: Callable[[str, int], bytes | None], exists: Callable[[str], bool]
+    ) -> None:
         super().__init__()
+        self._exists = exists
         self._sha256 = sha256
         self._size = size
         self._fetch = fetch
@@ -161,10 +165,15 @@ class ChunkReader(io.RawIOBase):
 
     def _next_chunk(self) -> bytes:
         chunk = self._fetch(self._sha256, self._seq)
-        if not chunk:
+        if not chunk and not self._exists(self._sha256):
             raise NotFoundError(
-                f"artifact {self._sha256} lost chunk {self._seq} while being read "
-                f"(deleted concurrently?) after {self._position} of {self._size} bytes"
+                f"artifact {self._sha256} was deleted while being read, after {self._position} of {self._size} bytes"
+            )
+        if not chunk:
+            raise IntegrityError(
+                f"artifact {self._sha256} is truncated: it should hold {self._size} bytes but chunk {self._seq} "
+                f"is missing after {self._position}. It was not deserialized. Restore the artifact from a "
+                f"backup, or re-apply the component."
             )
         self._seq += 1
         return chunk

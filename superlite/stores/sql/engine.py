@@ -7,6 +7,7 @@ busy timeout, so several processes can write to one file: writers queue instead 
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,13 @@ from sqlalchemy.pool import StaticPool
 
 from superlite.common.retry import retry
 from superlite.common.uris import mask_uri
-from superlite.errors import ConfigurationError, NoDatabaseError, StoreUnavailableError
+from superlite.errors import (
+    ConfigurationError,
+    NoDatabaseError,
+    StorageFullError,
+    StoreDataError,
+    StoreUnavailableError,
+)
 
 #: Seconds a connection attempt may take before the store reports the database unreachable.
 CONNECT_TIMEOUT = 5.0
@@ -43,6 +50,11 @@ _DEFAULT_DRIVERS = {
 # PostgreSQL: serialization failure, deadlock. MySQL/MariaDB: lock wait timeout, deadlock.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
 _RETRYABLE_MYSQL_CODES = {1205, 1213}
+
+# A full disk. PostgreSQL: disk_full. MySQL/MariaDB: table full, disk full, out of disk space.
+_DISK_FULL_SQLSTATES = {"53100"}
+_DISK_FULL_MYSQL_CODES = {1114, 1021}
+_DISK_FULL_WORDS = ("database or disk is full", "no space left on device")
 
 T = TypeVar("T")
 
@@ -199,13 +211,51 @@ def unavailable(url: URL, exc: BaseException) -> StoreUnavailableError:
     )
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database's disk is full (SQLite, PostgreSQL or MySQL/MariaDB words)."""
+    orig = driver_error(exc)
+    if getattr(orig, "sqlstate", None) in _DISK_FULL_SQLSTATES:
+        return True
+    args: tuple[object, ...] = getattr(orig, "args", ())
+    if args and args[0] in _DISK_FULL_MYSQL_CODES:
+        return True
+    reason = str(orig).lower()
+    return any(words in reason for words in _DISK_FULL_WORDS)
+
+
+def disk_full(url: URL, exc: BaseException) -> StorageFullError:
+    """A :class:`StorageFullError` for the database at ``url``."""
+    return StorageFullError(
+        f"the database {masked(url)} is out of disk space ({' '.join(str(driver_error(exc)).split())}); "
+        f"nothing was half-written. Free space on the disk that holds it, then retry."
+    )
+
+
 @contextmanager
 def reporting(engine: Engine) -> Iterator[None]:
-    """Raise connection and operational failures inside the block as StoreUnavailableError."""
+    """Raise the driver's failures inside the block as superlite errors, in one place for every store.
+
+    A full disk is :class:`StorageFullError`; a failure to reach or use the database
+    :class:`StoreUnavailableError`; a value the database or its driver refused (``DataError``,
+    a number it cannot hold, text it cannot encode) :class:`StoreDataError`.
+    """
     dbapi = engine.dialect.loaded_dbapi
     # The driver's own classes too: the PostgreSQL fast path talks to psycopg directly.
     failures = (sa.exc.OperationalError, sa.exc.InterfaceError, dbapi.OperationalError, dbapi.InterfaceError)
+    refused = (sa.exc.DataError, dbapi.DataError, OverflowError, UnicodeError)
     try:
         yield
     except failures as exc:
-        raise unavailable(engine.url, exc) from exc
+        raise (disk_full(engine.url, exc) if is_disk_full(exc) else unavailable(engine.url, exc)) from exc
+    except refused as exc:
+        reason = " ".join(str(driver_error(exc)).split())
+        raise StoreDataError(f"the database {masked(engine.url)} refused a value: {reason}") from exc
+    except json.JSONDecodeError as exc:
+        raise StoreDataError(
+            f"a record in the database {masked(engine.url)} is damaged: its JSON cannot be read ({exc}). "
+            f"Restore it from a backup or remove it with the database's own tools."
+        ) from exc
+    except sa.exc.DBAPIError as exc:
+        if is_disk_full(exc):
+            raise disk_full(engine.url, exc) from exc
+        raise
