@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from superlite.common.json_values import json_value
+from superlite.errors import StoreDataError
 from superlite.stores.base import ArtifactRef, ComponentRecord
 
 
@@ -54,7 +55,17 @@ def _json_values(record: ComponentRecord) -> dict[str, Any]:
 
 
 def from_document(document: Mapping[str, Any]) -> ComponentRecord:
-    """The record a stored document describes."""
+    """The record a stored document describes; a damaged document is a :class:`StoreDataError` naming it."""
+    try:
+        return _record(document)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StoreDataError(
+            f"the MongoDB record document {document.get('_id')!r} is damaged ({type(exc).__name__}: {exc}); "
+            f"it was left as it is: repair or delete it in the components collection"
+        ) from exc
+
+
+def _record(document: Mapping[str, Any]) -> ComponentRecord:
     created_at = document.get("created_at")
     if created_at is not None:
         microsecond = document.get("created_at_us", created_at.microsecond)

@@ -38,3 +38,12 @@ def test_parameters_must_be_json_values(backend):
     with pytest.raises(SerializationError, match="JSON"):
         store.insert(dataclasses.replace(record("m"), params={"bad": {1, 2}}))
     assert store.type_ids() == []
+
+
+def test_a_damaged_record_document_is_a_store_data_error() -> None:
+    from superlite_mongodb.documents import from_document
+
+    from superlite.errors import StoreDataError
+
+    with pytest.raises(StoreDataError, match="record document 'abc' is damaged .*KeyError"):
+        from_document({"_id": "abc", "type_id": "model", "identifier": "m"})
