@@ -46,13 +46,16 @@ IN_LIMIT = 500
 
 _META = sa.MetaData()
 
+#: Unix times in seconds need double precision: MySQL's FLOAT (single) is off by up to a minute.
+_EPOCH = sa.Double()
+
 queue = sa.Table(
     "_superlite_listener_queue",
     _META,
     sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("listener", sa.String(64), nullable=False),
     sa.Column("source_id", sa.String(255), nullable=False),
-    sa.Column("queued_at", sa.Float, nullable=False),
+    sa.Column("queued_at", _EPOCH, nullable=False),
     sa.Index("ix_superlite_listener_queue", "listener", "seq"),
 )
 
@@ -66,7 +69,7 @@ state = sa.Table(
     sa.Column("cursor", sa.JSON),
     sa.Column("backfill_done", sa.Boolean, nullable=False, default=False),
     sa.Column("lease_owner", sa.String(100)),
-    sa.Column("lease_until", sa.Float),
+    sa.Column("lease_until", _EPOCH),
     sa.Column("processed", sa.BigInteger, nullable=False, default=0),
     sa.Column("rate", sa.Float),
 )
@@ -79,7 +82,7 @@ errors = sa.Table(
     sa.Column("model_uuid", sa.String(64), nullable=False),
     sa.Column("model_version", sa.Integer),
     sa.Column("error", sa.Text, nullable=False),
-    sa.Column("failed_at", sa.Float, nullable=False),
+    sa.Column("failed_at", _EPOCH, nullable=False),
 )
 
 _OUTPUT_TYPE = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -89,6 +92,19 @@ _NOW = {
     "postgresql": "extract(epoch from clock_timestamp())",
     "mysql": "UNIX_TIMESTAMP(NOW(6))",
 }
+
+
+def _widen_epoch_columns(connection: Connection) -> None:
+    """On MySQL/MariaDB, turn time columns an earlier release created as single-precision FLOAT into DOUBLE."""
+    if connection.dialect.name != "mysql":
+        return
+    inspector = sa.inspect(connection)
+    for table in (queue, state, errors):
+        for column in inspector.get_columns(table.name):
+            if column["name"] in table.c and isinstance(table.c[column["name"]].type, sa.Double):
+                if not isinstance(column["type"], sa.Double) and isinstance(column["type"], sa.Float):
+                    null = "NULL" if table.c[column["name"]].nullable else "NOT NULL"
+                    connection.exec_driver_sql(f"ALTER TABLE {table.name} MODIFY {column['name']} DOUBLE {null}")
 
 
 def _upsert(connection: Connection, table: sa.Table, keys: Sequence[str], rows: list[dict[str, Any]]) -> None:
@@ -187,6 +203,7 @@ class SQLListenerSource(ListenerSource):
             with self.writer.begin() as connection:
                 _META.create_all(connection, checkfirst=True)
                 self.outputs_table.create(connection, checkfirst=True)
+                _widen_epoch_columns(connection)
 
         retrying(tables)
 

@@ -243,3 +243,25 @@ def test_install_waits_for_another_writer_on_sqlite(db: superlite.Datalayer, app
     finally:
         holder.close()
     assert db.outputs("loud") == {1: "GOOD", 2: "BAD", 3: "HELD"}
+
+
+def test_listener_times_keep_sub_second_precision(db: superlite.Datalayer, app: sa.Engine) -> None:
+    # MySQL's FLOAT is single precision: a Unix time stored in it is off by up to a minute, so a
+    # 60-second lease could read as already expired. Times are DOUBLE on every backend, and a
+    # table an earlier release created with FLOAT is widened when a listener is installed.
+    from superlite.listeners.sql import state
+
+    if app.dialect.name == "mysql":
+        with app.begin() as connection:
+            connection.exec_driver_sql(
+                "CREATE TABLE _superlite_listener_state (listener VARCHAR(64) PRIMARY KEY, signature VARCHAR(64) NOT NULL, "
+                "model_uuid VARCHAR(64), model_version INTEGER, `cursor` JSON, backfill_done BOOL NOT NULL, "
+                "lease_owner VARCHAR(100), lease_until FLOAT, processed BIGINT NOT NULL, rate FLOAT)"
+            )
+    db.apply(ObjectModel("shout", object=shout))
+    db.apply(Listener("loud", model="shout", table="reviews", key="text"))
+    until = 1_790_000_000.123456
+    with app.begin() as connection:
+        connection.execute(state.update().where(state.c.listener == "loud").values(lease_until=until))
+        stored = connection.scalar(sa.select(state.c.lease_until).where(state.c.listener == "loud"))
+    assert abs(float(stored) - until) < 1e-3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -44,6 +46,10 @@ def test_worker_exports_model_loads_and_swaps(tmp_path):
         with stack.connect() as db:
             db.apply(ObjectModel("inc", object=lambda x: x + 1, warmup=[1]))
             db.apply(ObjectModel("inc", object=lambda x: 1 / x, warmup=[0]))
+            deadline = time.monotonic() + 60
+            while not db.workers():  # a move waits only for followers whose status row is there
+                assert time.monotonic() < deadline, "the worker never wrote its status row"
+                time.sleep(0.05)
             db.set_alias("model", "inc", "production", version=0)
             with pytest.raises(SwapError, match="ZeroDivisionError"):
                 db.set_alias("model", "inc", "production", version=1)
