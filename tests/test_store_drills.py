@@ -71,3 +71,30 @@ def test_drill_pg_terminate_backend_mid_load(pg_uri: str, capfd: pytest.CaptureF
         assert db.show("model") == ["weights"]
     printed = capfd.readouterr()
     assert "Traceback" not in printed.err and "Exception during reset" not in printed.err
+
+
+def test_drill_a_connection_killed_in_the_middle_of_a_chunk_read(pg_uri: str, capfd: pytest.CaptureFixture[str]) -> None:
+    """The connection reading a chunk is terminated under it: the read is retried once on a fresh
+    connection, and the dead one is discarded (no "Exception during reset" from the pool)."""
+    with superlite.connect(pg_uri, broker=None) as db:
+        model = db.apply(ObjectModel("weights", object=Weights()))
+    with superlite.connect(pg_uri, broker=None) as db:
+        chunk_io = db.artifacts._io
+        read = chunk_io.read
+        killed: list[int] = []
+
+        def read_on_a_dying_connection(connection, sha256: str, seq: int):  # type: ignore[no-untyped-def]
+            if seq == 1 and not killed:
+                pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+                engine = sa.create_engine(normalize_url(pg_uri))
+                with engine.connect() as other:
+                    other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                engine.dispose()
+                killed.append(pid)
+            return read(connection, sha256, seq)
+
+        chunk_io.read = read_on_a_dying_connection  # type: ignore[method-assign]
+        assert db.load("model", "weights", lazy=False).predict(7) == model.object(7)
+        assert killed
+    printed = capfd.readouterr()
+    assert "Exception during reset" not in printed.err and "Traceback" not in printed.err

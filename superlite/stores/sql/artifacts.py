@@ -10,7 +10,7 @@ from typing import BinaryIO
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from superlite.errors import IntegrityError, NotFoundError, SuperliteError
+from superlite.errors import IntegrityError, NotFoundError, StoreUnavailableError, SuperliteError
 from superlite.stores.base import ArtifactStore
 from superlite.stores.sql.chunks import (
     ChunkConflictError,
@@ -77,8 +77,14 @@ class SQLArtifactStore(ArtifactStore):
         return io.BufferedReader(reader)
 
     def _read_chunk(self, sha256: str, seq: int) -> bytes | None:
-        with reporting(self._engine), self._engine.connect() as connection:
-            return self._io.read(connection, sha256, seq)
+        # A read is idempotent: a connection lost during it (the server restarted, the backend
+        # was terminated) is replaced once by a fresh one from the pool before giving up.
+        try:
+            with reporting(self._engine), self._engine.connect() as connection:
+                return self._io.read(connection, sha256, seq)
+        except StoreUnavailableError:
+            with reporting(self._engine), self._engine.connect() as connection:
+                return self._io.read(connection, sha256, seq)
 
     def exists(self, sha256: str) -> bool:
         """Whether ``sha256`` is stored (completely: partial writes are never visible)."""

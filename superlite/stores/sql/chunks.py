@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -87,7 +88,7 @@ class PostgresChunkIO(ChunkIO):
         import psycopg
 
         written = 0
-        with _psycopg(connection).cursor() as cursor:
+        with _invalidated_when_lost(connection), _psycopg(connection).cursor() as cursor:
             try:
                 with cursor.copy(_COPY_IN.format(table=artifact_chunks.name)) as copy:
                     copy.set_types(["varchar", "int4", "bytea"])
@@ -100,10 +101,26 @@ class PostgresChunkIO(ChunkIO):
 
     def read(self, connection: Connection, sha256: str, seq: int) -> bytes | None:
         """Fetch one chunk in binary format; see :meth:`ChunkIO.read`."""
-        with _psycopg(connection).cursor(binary=True) as cursor:
+        with _invalidated_when_lost(connection), _psycopg(connection).cursor(binary=True) as cursor:
             cursor.execute(_SELECT.format(table=artifact_chunks.name), (sha256, seq))
             row = cursor.fetchone()
         return bytes(row[0]) if row is not None else None
+
+
+@contextmanager
+def _invalidated_when_lost(connection: Connection) -> Iterator[None]:
+    """Tell SQLAlchemy when the psycopg connection it lent us broke (server restart, ``pg_terminate_backend``).
+
+    Errors raised by psycopg directly bypass SQLAlchemy, which would otherwise return the dead
+    connection to its pool and log "Exception during reset" with a traceback when its rollback fails.
+    """
+    try:
+        yield
+    except Exception as exc:
+        driver = connection.connection.driver_connection if not connection.invalidated else None
+        if driver is not None and (driver.broken or driver.closed):
+            connection.invalidate(exc)
+        raise
 
 
 def _psycopg(connection: Connection) -> Any:
