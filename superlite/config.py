@@ -94,6 +94,8 @@ class StoreOptions:
     apply and those that remove or collect (see ``docs/concepts.md``). ``create``: create the
     database (SQLite file, superlite's tables) when missing; ``False`` raises
     :class:`~superlite.errors.NoDatabaseError` instead, as the CLI's read-only commands do.
+    ``artifact_hash``: the content hash new artifacts are addressed by, ``"blake3"`` (fast) or
+    ``"sha256"`` (what releases before BLAKE3 wrote); artifacts of either kind are always read.
     """
 
     connect_timeout: float = 5.0
@@ -101,6 +103,7 @@ class StoreOptions:
     auto_upgrade: bool = True
     gc_grace: float = 0.0
     create: bool = True
+    artifact_hash: str = "blake3"
 
     __repr__ = _masked_repr
 
@@ -348,6 +351,9 @@ def _allowed_types(hint: Any) -> tuple[type, ...]:
     return (hint,)
 
 
+#: Options that take one of a few strings, and those strings.
+_CHOICES = {"artifact_hash": ("blake3", "sha256")}
+
 #: Numeric options for which 0 is meaningful (every other one must be greater than 0).
 _ZERO_ALLOWED = frozenset({"gc_grace", "alias_refresh"})
 
@@ -360,6 +366,8 @@ def _in_range(name: str, value: object) -> object:
             raise ConfigurationError(f"option {name!r} must be greater than 0, not {value!r}")
     if isinstance(value, str) and not value:
         raise ConfigurationError(f"option {name!r} must not be empty")
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise ConfigurationError(f"option {name!r} must be one of {', '.join(map(repr, _CHOICES[name]))}, not {value!r}")
     return value
 
 

@@ -27,7 +27,7 @@ from superlite.errors import (
     StoreDataError,
 )
 from superlite.stores.sql.engine import create_store_engine, reporting
-from superlite.stores.sql.schema import artifact_chunks, components
+from superlite.stores.sql.schema import artifact_chunks, artifacts, components
 from superlite.testing.cli import run_cli
 from superlite.testing.services import missing
 
@@ -101,11 +101,14 @@ def test_truncated_and_shortened_artifacts_are_integrity_errors(db_uri: str) -> 
     with superlite.connect(db_uri, broker=None) as db:
         db.apply(ObjectModel("short", object=double))
         db.apply(ObjectModel("gone", object=lambda x: x + 1))
-        short, gone = (db.record("model", name).artifacts[0].sha256 for name in ("short", "gone"))
+        short, gone = (db.record("model", name).artifacts[0].digest for name in ("short", "gone"))
         engine = create_store_engine(db_uri)
         with engine.begin() as connection:
-            connection.execute(artifact_chunks.update().where(artifact_chunks.c.sha256 == short).values(data=b"\x80\x04"))
-            connection.execute(artifact_chunks.delete().where(artifact_chunks.c.sha256 == gone))
+            short_key, gone_key = (
+                connection.scalar(sa.select(artifacts.c.chunks_key).where(artifacts.c.sha256 == digest)) for digest in (short, gone)
+            )
+            connection.execute(artifact_chunks.update().where(artifact_chunks.c.sha256 == short_key).values(data=b"\x80\x04"))
+            connection.execute(artifact_chunks.delete().where(artifact_chunks.c.sha256 == gone_key))
         engine.dispose()
         for name in ("short", "gone"):
             with pytest.raises(IntegrityError, match="is truncated"):

@@ -51,7 +51,7 @@ def test_info_prints_record_json(filled):
     record = json.loads(result.stdout)
     assert record["identifier"] == "inc" and record["version"] == 0
     assert record["class_path"] == "superlite.components.object_model:ObjectModel"
-    assert len(record["artifacts"][0]["sha256"]) == 64
+    assert record["artifacts"][0]["digest"].startswith("blake3:")
 
 
 def test_predict_latest_and_version(filled):
@@ -168,11 +168,11 @@ def test_db_current_and_upgrade(tmp_path):
     uri = f"sqlite:///{tmp_path / 'fresh.db'}"
     result = run_cli("--uri", uri, "db", "current")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["current: (empty database)", "head:    0004", "pending: 0001 0002 0003 0004"]
+    assert result.stdout.splitlines() == ["current: (empty database)", "head:    0005", "pending: 0001 0002 0003 0004 0005"]
     result = run_cli("db", "upgrade", "--uri", uri)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "upgraded from (empty database) to 0004"
-    assert run_cli("--uri", uri, "db", "upgrade").stdout.splitlines()[0] == "already at 0004"
+    assert result.stdout.splitlines()[0] == "upgraded from (empty database) to 0005"
+    assert run_cli("--uri", uri, "db", "upgrade").stdout.splitlines()[0] == "already at 0005"
     assert "pending: (none)" in run_cli("--uri", uri, "db", "current").stdout
 
 

@@ -168,8 +168,8 @@ def test_remove_unknown_raises(db):
 def test_artifacts_are_shared_and_reference_counted(db):
     a = db.apply(ObjectModel("a", object=double))
     b = db.apply(ObjectModel("b", object=double))
-    sha = db.record("model", "a").artifacts[0].sha256
-    assert db.record("model", "b").artifacts[0].sha256 == sha
+    sha = db.record("model", "a").artifacts[0].digest
+    assert db.record("model", "b").artifacts[0].digest == sha
     assert db.metadata.artifact_references(sha) == 2
     assert db.artifacts.list() == {sha}
     db.remove("model", "a")
@@ -184,17 +184,17 @@ def test_corrupted_artifact_raises_integrity_error(db):
     db.apply(ObjectModel("m", object=double))
     record = db.record("model", "m")
     artifact = record.artifacts[0]
-    with db.artifacts.open(artifact.sha256) as stream:
+    with db.artifacts.open(artifact.digest) as stream:
         good = stream.read()
-    db.artifacts.delete(artifact.sha256)
-    db.artifacts.put(artifact.sha256, [good[:-1] + bytes([good[-1] ^ 0xFF])], len(good))
+    db.artifacts.delete(artifact.digest)
+    db.artifacts.put(artifact.digest, [good[:-1] + bytes([good[-1] ^ 0xFF])], len(good))
     with pytest.raises(IntegrityError, match=r"'object' of model 'm' version 0 .*is corrupt"):
         db.load("model", "m").predict(1)
 
 
 def test_collect_garbage_removes_orphans_only(db):
     db.apply(ObjectModel("m", object=double))
-    kept = db.record("model", "m").artifacts[0].sha256
+    kept = db.record("model", "m").artifacts[0].digest
     orphan = "0" * 64
     db.artifacts.put(orphan, [b"left by an interrupted apply"], 28)
     assert db.collect_garbage() == {orphan}
@@ -262,7 +262,7 @@ def test_concurrent_apply_from_processes_gets_distinct_versions(db_uri):
 def test_apply_puts_back_bytes_a_concurrent_remove_freed(db):
     """apply skips uploading bytes that exist; if a remove frees them before the record lands, apply restores them."""
     first = db.apply(ObjectModel("first", object=double))
-    sha = db.record("model", "first").artifacts[0].sha256
+    sha = db.record("model", "first").artifacts[0].digest
     insert = db.metadata.insert
 
     def insert_after_a_concurrent_remove(record):
@@ -272,7 +272,7 @@ def test_apply_puts_back_bytes_a_concurrent_remove_freed(db):
 
     db.metadata.insert = insert_after_a_concurrent_remove
     second = db.apply(ObjectModel("second", object=double))
-    assert db.record("model", "second").artifacts[0].sha256 == sha
+    assert db.record("model", "second").artifacts[0].digest == sha
     assert db.artifacts.exists(sha)
     assert db.load("model", "second", lazy=False).predict(4) == 8
     assert second.uuid != first.uuid
@@ -280,7 +280,7 @@ def test_apply_puts_back_bytes_a_concurrent_remove_freed(db):
 
 def test_reapply_repairs_a_lost_artifact(db):
     db.apply(ObjectModel("m", object=double))
-    sha = db.record("model", "m").artifacts[0].sha256
+    sha = db.record("model", "m").artifacts[0].digest
     db.artifacts.delete(sha)
     with pytest.raises(NotFoundError, match="is missing from the artifact store"):
         db.load("model", "m", lazy=False)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import superlite
 from superlite import ObjectModel
+from superlite.stores.file import FileArtifactStore
 
 HOUR_AGO = time.time() - 3600
 
@@ -25,8 +26,8 @@ def age(path: Path) -> Path:
     return path
 
 
-def artifact_path(root: Path, sha256: str) -> Path:
-    return root / sha256[:2] / sha256[2:4] / sha256
+def artifact_path(root: Path, digest: str) -> Path:
+    return FileArtifactStore(root).path(digest)
 
 
 def test_collect_garbage_removes_old_partial_files_and_restores_artifacts_a_killed_delete_moved(tmp_path) -> None:
@@ -34,8 +35,8 @@ def test_collect_garbage_removes_old_partial_files_and_restores_artifacts_a_kill
     with superlite.connect(f"sqlite:///{tmp_path}/m.db", artifacts=f"file://{root}", broker=None) as db:
         model = db.apply(ObjectModel("kept", object=abs))
         (ref,) = db.record("model", "kept").artifacts
-        stored = artifact_path(root, ref.sha256)
-        moved = age(stored.rename(stored.with_name(f".{ref.sha256}.0123abcd.deleting")))  # a delete died here
+        stored = artifact_path(root, ref.digest)
+        moved = age(stored.rename(stored.with_name(f".{stored.name}.0123abcd.deleting")))  # a delete died here
         old_partial = stored.with_name(f".{'e' * 64}.feedbeef.partial")
         old_partial.write_bytes(b"half an upload")
         age(old_partial)
@@ -54,8 +55,8 @@ def test_a_deleting_file_whose_artifact_came_back_is_removed(tmp_path) -> None:
     with superlite.connect(f"sqlite:///{tmp_path}/m.db", artifacts=f"file://{root}", broker=None) as db:
         db.apply(ObjectModel("kept", object=abs))
         (ref,) = db.record("model", "kept").artifacts
-        stored = artifact_path(root, ref.sha256)
-        duplicate = stored.with_name(f".{ref.sha256}.0123abcd.deleting")
+        stored = artifact_path(root, ref.digest)
+        duplicate = stored.with_name(f".{stored.name}.0123abcd.deleting")
         duplicate.write_bytes(stored.read_bytes())
         age(duplicate)
         db.collect_garbage()
@@ -88,18 +89,18 @@ def test_drill_sigkill_during_a_file_upload_then_collect_garbage(tmp_path) -> No
         db.apply(ObjectModel("small", object=abs))
     child = subprocess.Popen([sys.executable, "-c", APPLY_A_LARGE_MODEL, uri, artifacts])
     deadline = time.monotonic() + 120
-    while not list(root.glob("??/??/.*.partial")):
+    while not list(root.rglob(".*.partial")):
         assert child.poll() is None, "the apply finished before it could be killed"
         assert time.monotonic() < deadline, "no upload started"
         time.sleep(0.005)
     child.send_signal(signal.SIGKILL)
     child.wait(30)
-    leftovers = list(root.glob("??/??/.*.partial"))
+    leftovers = list(root.rglob(".*.partial"))
     assert leftovers  # the killed upload left its temporary file
     with superlite.connect(uri, artifacts=artifacts, broker=None) as db:
         assert db.show("model") == ["small"]  # nothing half-stored
         for leftover in leftovers:
             age(leftover)
         db.collect_garbage()
-        assert not list(root.glob("??/??/.*.partial"))
+        assert not list(root.rglob(".*.partial"))
         assert db.load("model", "small").predict(-1) == 1

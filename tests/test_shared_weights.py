@@ -47,6 +47,6 @@ def test_code_artifacts_are_never_shared(tmp_path) -> None:
     with superlite.connect(f"sqlite:///{tmp_path}/d.db") as db:
         first = db.apply(ObjectModel("f", object=abs))
         second = db.apply(ObjectModel("g", object=abs))
-        assert db.record("model", "f").artifacts[0].sha256 == db.record("model", "g").artifacts[0].sha256
+        assert db.record("model", "f").artifacts[0].digest == db.record("model", "g").artifacts[0].digest
         db.executor.models.get(first.uuid), db.executor.models.get(second.uuid)
         assert db.registry.shared.held() == []  # dill artifacts hold code or state: one load per model

@@ -82,7 +82,7 @@ def test_a_damaged_artifact_is_refused_and_nothing_written(source: superlite.Dat
     with tarfile.open(archive) as original, tarfile.open(damaged, "w") as copy:
         for member in original.getmembers():
             data = original.extractfile(member).read()  # type: ignore[union-attr]
-            if member.name.startswith("artifacts/") and member.name.endswith(source.record("model", "m", 1).artifacts[0].sha256):
+            if member.name.startswith("artifacts/") and member.name.endswith(source.record("model", "m", 1).artifacts[0].digest):
                 data = bytes([data[0] ^ 1]) + data[1:]
             member.size = len(data)
             copy.addfile(member, io.BytesIO(data))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import uuid as uuid_module
 from collections.abc import Callable, Mapping
-from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -51,7 +50,7 @@ class Registry:
         self.settings = settings
         self.metadata = metadata
         self.artifacts = artifacts
-        self.pipeline = ArtifactPipeline(artifacts)
+        self.pipeline = ArtifactPipeline(artifacts, settings.store.artifact_hash)
         self.shared = SharedArtifacts()
         security = settings.security
         self.signing = RecordSigning.from_settings(security.signing_key, security.verify_keys, security.require_signatures)
@@ -73,25 +72,21 @@ class Registry:
                 + [parse_reference(ref).uuid for ref in nested_references(encoded.params)]
             )
         )
-        with ExitStack() as spools:
-            staged = [self.pipeline.stage(name, serializer, obj, spools) for name, (serializer, obj) in encoded.artifacts.items()]
-            for artifact in staged:
-                self.pipeline.upload(artifact)
-            artifacts = tuple(artifact.ref for artifact in staged)
-            content_hash = canonical_json_hash(
-                {
-                    "class_path": encoded.class_path,
-                    "params": params,
-                    "artifacts": {a.name: a.sha256 for a in artifacts},
-                    "dependencies": sorted(dependencies),
-                }
-            )
-            record = self._insert_next_version(encoded, params, artifacts, dependencies, content_hash, reuse_existing)
-            # Renew every artifact now that the record refers to it, or put it back if a
-            # concurrent remove or collection freed it meanwhile (see collect_garbage). This
-            # also repairs artifacts lost any other way when a component is applied again.
-            for artifact in staged:
-                self.pipeline.upload(artifact)
+        artifacts = tuple(self.pipeline.write(name, serializer, obj) for name, (serializer, obj) in encoded.artifacts.items())
+        content_hash = canonical_json_hash(
+            {
+                "class_path": encoded.class_path,
+                "params": params,
+                "artifacts": {a.name: a.digest for a in artifacts},
+                "dependencies": sorted(dependencies),
+            }
+        )
+        record = self._insert_next_version(encoded, params, artifacts, dependencies, content_hash, reuse_existing)
+        # Renew every artifact now that the record refers to it, or store it again if a
+        # concurrent remove or collection freed it meanwhile (see collect_garbage). This
+        # also repairs artifacts lost any other way when a component is applied again.
+        for ref, (_, obj) in zip(artifacts, encoded.artifacts.values(), strict=True):
+            self.pipeline.renew(ref, obj)
         return record
 
     def _insert_next_version(
@@ -252,7 +247,7 @@ class Registry:
         """``artifact``'s object: shared with other components of this process when its serializer allows."""
         if not get_serializer(artifact.serializer).shareable:
             return self.pipeline.read(record, artifact)
-        key = (artifact.serializer, artifact.sha256)
+        key = (artifact.serializer, artifact.digest)
         obj = self.shared.acquire(key, lambda: self.pipeline.read(record, artifact))
         held.append(key)
         return obj
@@ -313,7 +308,7 @@ class Registry:
             names = ", ".join(f"{d.type_id} {d.identifier!r} v{d.version}" for d in dependents)
             raise DependencyError(f"cannot remove {type_id} {identifier!r}: {names} depend on it; remove those first or pass force=True")
         self.metadata.delete(uuids)
-        self._free_artifacts({a.sha256 for r in records for a in r.artifacts}, self._cutoff())
+        self._free_artifacts({a.digest for r in records for a in r.artifacts}, self._cutoff())
         return records
 
     def _cutoff(self) -> datetime:

@@ -12,7 +12,6 @@ garbage for ``collect_garbage``).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import tarfile
@@ -23,6 +22,7 @@ from typing import IO, Any
 
 from superlite.errors import IntegrityError, InvalidArgumentError, NotFoundError, VersionConflictError
 from superlite.registry.registry import Registry
+from superlite.serialization.hashing import ContentHasher, split_digest
 from superlite.stores.base import ArtifactRef, ComponentRecord
 
 #: The archive format this release writes and reads.
@@ -43,13 +43,13 @@ def export_archive(registry: Registry, records: list[ComponentRecord], path: Pat
         written: set[str] = set()
         for record in ordered:
             for ref in record.artifacts:
-                if ref.sha256 in written:
+                if ref.digest in written:
                     continue
-                info = tarfile.TarInfo(f"artifacts/{ref.sha256}")
+                info = tarfile.TarInfo(f"artifacts/{ref.digest}")
                 info.size = ref.size
-                with registry.artifacts.open(ref.sha256) as stream:
+                with registry.artifacts.open(ref.digest) as stream:
                     archive.addfile(info, stream)
-                written.add(ref.sha256)
+                written.add(ref.digest)
     return ordered
 
 
@@ -57,7 +57,7 @@ def import_archive(registry: Registry, path: Path) -> list[ComponentRecord]:
     """Check everything in the archive ``path``, then store it; return the records newly stored."""
     with tarfile.open(path, "r") as archive:
         records = _read_manifest(archive, path)
-        refs = {ref.sha256: ref for record in records for ref in record.artifacts}
+        refs = {ref.digest: ref for record in records for ref in record.artifacts}
         for ref in refs.values():
             _verify(archive, ref, path)
         in_archive = {record.uuid for record in records}
@@ -79,8 +79,8 @@ def import_archive(registry: Registry, path: Path) -> list[ComponentRecord]:
 
 def _put_missing(registry: Registry, archive: tarfile.TarFile, refs: Iterable[ArtifactRef], path: Path) -> None:
     for ref in refs:
-        if not registry.artifacts.touch(ref.sha256):
-            registry.artifacts.put(ref.sha256, _chunks(_member(archive, ref, path)), ref.size)
+        if not registry.artifacts.touch(ref.digest):
+            registry.artifacts.put(ref.digest, _chunks(_member(archive, ref, path)), ref.size)
 
 
 def _with_dependencies(registry: Registry, records: list[ComponentRecord]) -> list[ComponentRecord]:
@@ -104,7 +104,7 @@ def _with_dependencies(registry: Registry, records: list[ComponentRecord]) -> li
 def _record_view(record: ComponentRecord) -> dict[str, Any]:
     view = record.to_dict()
     view["artifacts"] = [
-        {"name": a.name, "sha256": a.sha256, "size": a.size, "serializer": a.serializer} for a in record.artifacts
+        {"name": a.name, "digest": a.digest, "size": a.size, "serializer": a.serializer} for a in record.artifacts
     ]
     return view
 
@@ -134,32 +134,37 @@ def _record(view: dict[str, Any]) -> ComponentRecord:
         class_path=str(view["class_path"]),
         params=dict(view["params"]),
         content_hash=str(view["content_hash"]),
-        artifacts=tuple(ArtifactRef(a["name"], a["sha256"], int(a["size"]), a["serializer"]) for a in view["artifacts"]),
+        artifacts=tuple(_artifact(a) for a in view["artifacts"]),
         dependencies=tuple(view.get("dependencies", ())),
         created_at=datetime.fromisoformat(created) if created else None,
         info=dict(view.get("info") or {}),
     )
 
 
+def _artifact(view: dict[str, Any]) -> ArtifactRef:
+    digest = str(view.get("digest", view.get("sha256")))  # archives before BLAKE3 say "sha256"
+    split_digest(digest)
+    return ArtifactRef(view["name"], digest, int(view["size"]), view["serializer"])
+
+
 def _member(archive: tarfile.TarFile, ref: ArtifactRef, path: Path) -> IO[bytes]:
     try:
-        stream = archive.extractfile(f"artifacts/{ref.sha256}")
+        stream = archive.extractfile(f"artifacts/{ref.digest}")
     except KeyError:
         stream = None
     if stream is None:
-        raise IntegrityError(f"{path}: artifact {ref.sha256} ({ref.name}) is missing from the archive")
+        raise IntegrityError(f"{path}: artifact {ref.digest} ({ref.name}) is missing from the archive")
     return stream
 
 
 def _verify(archive: tarfile.TarFile, ref: ArtifactRef, path: Path) -> None:
-    digest, size = hashlib.sha256(), 0
+    hasher = ContentHasher(split_digest(ref.digest)[0])
     for chunk in _chunks(_member(archive, ref, path)):
-        digest.update(chunk)
-        size += len(chunk)
-    if size != ref.size or digest.hexdigest() != ref.sha256:
+        hasher.update(chunk)
+    if hasher.size != ref.size or hasher.digest != ref.digest:
         raise IntegrityError(
-            f"{path}: artifact {ref.name} is damaged ({size} bytes, SHA-256 {digest.hexdigest()}; the record says "
-            f"{ref.size} bytes, {ref.sha256}); nothing was imported"
+            f"{path}: artifact {ref.name} is damaged ({hasher.size} bytes, {hasher.digest}; the record says "
+            f"{ref.size} bytes, {ref.digest}); nothing was imported"
         )
 
 

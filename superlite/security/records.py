@@ -45,7 +45,7 @@ def signed_payload(record: ComponentRecord) -> bytes:
         "class_path": record.class_path,
         "params": record.params,
         "content_hash": record.content_hash,
-        "artifacts": [[a.name, a.sha256, a.size, a.serializer] for a in record.artifacts],
+        "artifacts": [[a.name, a.digest, a.size, a.serializer] for a in record.artifacts],
         "dependencies": list(record.dependencies),
         "info": {k: v for k, v in record.info.items() if k not in UNSIGNED_INFO},
     }

@@ -32,6 +32,9 @@ class Serializer(abc.ABC):
     #: Whether one loaded object may serve every component of a process stored with the same
     #: bytes (read-only weights; see :mod:`superlite.registry.shared`). Not for code or state.
     shareable: ClassVar[bool] = False
+    #: Whether :meth:`load` memory-maps the file it is given when that file is on disk: large
+    #: artifacts are then verified into an unlinked temporary file instead of memory.
+    maps_files: ClassVar[bool] = False
 
     @abc.abstractmethod
     def dump(self, obj: object, file: BinaryIO) -> None:

@@ -148,7 +148,7 @@ class ArtifactInfo(BaseModel):
     """One artifact of a record."""
 
     name: str
-    sha256: str
+    digest: str
     size: int
     serializer: str
 

@@ -10,7 +10,8 @@ in :mod:`superlite.testing.store_contract`.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -21,10 +22,14 @@ CHUNK_SIZE = 8 * 1024 * 1024
 
 @dataclass(frozen=True)
 class ArtifactRef:
-    """One artifact of a component: the field it belongs to, its SHA-256 and its size in bytes."""
+    """One artifact of a component: the field it belongs to, its digest, its size in bytes and its serializer.
+
+    ``digest`` is ``blake3:<hex>``, or a bare SHA-256 hex for artifacts stored before BLAKE3
+    (see :mod:`superlite.serialization.hashing`).
+    """
 
     name: str
-    sha256: str
+    digest: str
     size: int
     serializer: str
 
@@ -64,7 +69,7 @@ class ComponentRecord:
             "params": dict(self.params),
             "content_hash": self.content_hash,
             "artifacts": [
-                {"name": a.name, "sha256": a.sha256, "size": a.size, "serializer": a.serializer}
+                {"name": a.name, "digest": a.digest, "size": a.size, "serializer": a.serializer}
                 for a in self.artifacts
             ],
             "dependencies": list(self.dependencies),
@@ -402,9 +407,11 @@ class MetadataStore(abc.ABC):
 
 
 class ArtifactStore(abc.ABC):
-    """Bytes addressed by their SHA-256, streamed in chunks in both directions.
+    """Bytes addressed by their digest, streamed in chunks in both directions.
 
-    The store does not count references (the metadata store knows who uses what); it stores,
+    A digest names its hash: ``blake3:<hex>``, or a bare SHA-256 hex (see
+    :mod:`superlite.serialization.hashing`); the ``sha256`` parameters below take either. The
+    store does not count references (the metadata store knows who uses what); it stores,
     streams and deletes. ``put`` of bytes already present is a cheap no-op, and concurrent puts
     of the same bytes both succeed.
     """
@@ -416,6 +423,20 @@ class ArtifactStore(abc.ABC):
         The caller has computed ``sha256`` and ``size``; the write is all-or-nothing, so a
         reader never sees a partial artifact.
         """
+
+    def put_stream(self, chunks: Iterable[bytes], digest: Callable[[], str]) -> None:
+        """Store bytes whose digest is known only after the last chunk: ``digest()`` names them then.
+
+        Used while an artifact is still being serialized and hashed. As with :meth:`put`,
+        nothing is visible until the whole artifact is; if the digest is stored already, the
+        stored bytes are touched and the new ones dropped. This default spools ``chunks`` to a
+        temporary file and then calls :meth:`put`; a store that can write under a provisional
+        name and rename (a chunk key, a temporary file) overrides it to skip that copy.
+        """
+        with tempfile.TemporaryFile() as spool:
+            size = sum(spool.write(chunk) for chunk in chunks)
+            spool.seek(0)
+            self.put(digest(), iter(lambda: spool.read(CHUNK_SIZE), b""), size)
 
     @abc.abstractmethod
     def open(self, sha256: str) -> BinaryIO:

@@ -1,9 +1,10 @@
 """Artifacts as plain files in a directory: ``file:///path/to/artifacts``.
 
-Layout: ``<root>/ab/cd/abcd…`` (the SHA-256, fanned out by its first two byte pairs so no
-directory grows huge). A put writes a temporary file beside its destination, syncs it and renames
-it into place, so a reader sees the whole artifact or none of it; concurrent puts of the same bytes
-each rename an identical file and both succeed.
+Layout: ``<root>/ab/cd/blake3-abcd…`` (the digest, ``-`` for ``:``; a bare ``abcd…`` for a
+SHA-256), fanned out by the first two byte pairs of its hex so no directory grows huge. A put
+writes a temporary file beside its destination (a streamed put, whose digest comes last: in the
+root), syncs it and renames it into place, so a reader sees the whole artifact or none of it;
+concurrent puts of the same bytes each rename an identical file and both succeed.
 
 A file's modification time is the time the artifact was last put or touched (set from the
 Python clock, the clock :meth:`~superlite.registry.Registry.collect_garbage` reads, not the
@@ -19,7 +20,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -28,9 +29,11 @@ from urllib.request import url2pathname
 
 from superlite.config import Settings
 from superlite.errors import ConfigurationError, IntegrityError, NotFoundError
+from superlite.serialization.hashing import split_digest
 from superlite.stores.base import CHUNK_SIZE, ArtifactStore
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+#: The name of a stored artifact's file: its digest, with ``-`` for ``:`` (``blake3-<hex>``).
+_STORED = re.compile(r"(blake3-)?[0-9a-f]{64}")
 _TEMP_SUFFIX = ".partial"
 _DOOMED_SUFFIX = ".deleting"
 
@@ -45,18 +48,18 @@ class FileArtifactStore(ArtifactStore):
         except OSError as exc:
             raise ConfigurationError(f"cannot use {self.root} as an artifact directory: {exc}") from exc
 
-    def _path(self, sha256: str) -> Path:
-        if not _SHA256.fullmatch(sha256):
-            raise ValueError(f"not a SHA-256 in lowercase hex: {sha256!r}")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+    def path(self, sha256: str) -> Path:
+        """The file that holds (or would hold) the artifact ``sha256``."""
+        _, hexdigest = split_digest(sha256)
+        return self.root / hexdigest[:2] / hexdigest[2:4] / _file_name(sha256)
 
     def put(self, sha256: str, chunks: Iterable[bytes], size: int) -> None:
         """Write to a temporary file, sync it, then rename it into place (a no-op if present)."""
-        path = self._path(sha256)
+        path = self.path(sha256)
         if self.touch(sha256):
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{sha256}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
         try:
             with open(temporary, "xb") as file:
                 written = 0
@@ -75,28 +78,47 @@ class FileArtifactStore(ArtifactStore):
             raise
         _sync_directory(path.parent)
 
+    def put_stream(self, chunks: Iterable[bytes], digest: Callable[[], str]) -> None:
+        """Write a temporary file in the root as the chunks come, then rename it to its digest's place."""
+        temporary = self.root / f".upload.{uuid.uuid4().hex}{_TEMP_SUFFIX}"
+        try:
+            with open(temporary, "xb") as file:
+                for chunk in chunks:
+                    file.write(chunk)
+                path = self.path(digest())
+                if self.touch(digest()):
+                    return
+                file.flush()
+                os.fsync(file.fileno())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _stamp(temporary)
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        _sync_directory(path.parent)
+
     def open(self, sha256: str) -> BinaryIO:
         """The artifact's file, opened for buffered reading."""
         try:
-            return open(self._path(sha256), "rb", buffering=CHUNK_SIZE)
+            return open(self.path(sha256), "rb", buffering=CHUNK_SIZE)
         except FileNotFoundError:
             raise NotFoundError(f"artifact {sha256} is not stored in {self.root}") from None
 
     def exists(self, sha256: str) -> bool:
         """Whether the artifact's file is present."""
-        return self._path(sha256).is_file()
+        return self.path(sha256).is_file()
 
     def touch(self, sha256: str) -> bool:
         """Set the file's modification time to now; False when it is not stored."""
         try:
-            _stamp(self._path(sha256))
+            _stamp(self.path(sha256))
         except FileNotFoundError:
             return False
         return True
 
     def delete(self, sha256: str, unused_since: datetime | None = None) -> bool:
         """Remove the artifact's file (only if unused since ``unused_since``); absent is not an error."""
-        path = self._path(sha256)
+        path = self.path(sha256)
         if unused_since is None:
             try:
                 path.unlink()
@@ -107,7 +129,7 @@ class FileArtifactStore(ArtifactStore):
         try:
             if path.stat().st_mtime >= cutoff:
                 return False
-            doomed = path.with_name(f".{sha256}.{uuid.uuid4().hex}{_DOOMED_SUFFIX}")
+            doomed = path.with_name(f".{path.name}.{uuid.uuid4().hex}{_DOOMED_SUFFIX}")
             os.rename(path, doomed)
         except FileNotFoundError:
             return False
@@ -124,7 +146,7 @@ class FileArtifactStore(ArtifactStore):
 
     def list(self) -> set[str]:
         """The SHA-256 of every stored artifact (temporary files of unfinished puts excluded)."""
-        return {path.name for path in self.root.glob("??/??/*") if _SHA256.fullmatch(path.name)}
+        return {path.name.replace("-", ":") for path in self.root.glob("??/??/*") if _STORED.fullmatch(path.name)}
 
     def collect_leftovers(self, older_than: datetime) -> int:
         """Remove ``.partial`` files of killed puts; put back, or remove, files of killed deletes.
@@ -134,7 +156,8 @@ class FileArtifactStore(ArtifactStore):
         delete killed while undoing itself for a concurrent apply loses nothing.
         """
         cutoff, handled = older_than.timestamp(), 0
-        for leftover in [*self.root.glob(f"??/??/.*{_TEMP_SUFFIX}"), *self.root.glob(f"??/??/.*{_DOOMED_SUFFIX}")]:
+        patterns = (f".*{_TEMP_SUFFIX}", f"??/??/.*{_TEMP_SUFFIX}", f"??/??/.*{_DOOMED_SUFFIX}")
+        for leftover in [path for pattern in patterns for path in self.root.glob(pattern)]:
             try:
                 if leftover.stat().st_mtime >= cutoff:
                     continue
@@ -146,6 +169,11 @@ class FileArtifactStore(ArtifactStore):
                 continue
             handled += 1
         return handled
+
+
+def _file_name(digest: str) -> str:
+    """The file name of ``digest`` (``:`` is not allowed in Windows file names)."""
+    return digest.replace(":", "-")
 
 
 def _stamp(path: Path) -> None:

@@ -26,7 +26,7 @@ def make_record(
     params = dict(params or {"batch_size": 8})
     artifacts = tuple(artifacts)
     dependencies = tuple(dependencies)
-    content = repr((class_path, sorted(params.items()), [a.sha256 for a in artifacts], dependencies))
+    content = repr((class_path, sorted(params.items()), [a.digest for a in artifacts], dependencies))
     return ComponentRecord(
         uuid=uuid or uuid_module.uuid4().hex,
         type_id=type_id,
@@ -42,7 +42,7 @@ def make_record(
 
 def make_ref(name: str = "object", data: bytes = b"model bytes", serializer: str = "dill") -> ArtifactRef:
     """An artifact reference describing ``data``."""
-    return ArtifactRef(name=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data), serializer=serializer)
+    return ArtifactRef(name=name, digest=hashlib.sha256(data).hexdigest(), size=len(data), serializer=serializer)
 
 
 def random_bytes(size: int, seed: int = 0) -> bytes:

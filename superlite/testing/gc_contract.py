@@ -104,16 +104,16 @@ class GarbageCollectionContract:
     def test_collect_garbage_paused_before_delete_keeps_bytes_an_apply_took(self, db: Datalayer) -> None:
         """An orphan artifact is re-used by an apply while the collector is between check and delete."""
         first = db.apply(ObjectModel("orphaned", object=double))
-        (sha256,) = {a.sha256 for a in db.record("model", "orphaned").artifacts}
+        (sha256,) = {a.digest for a in db.record("model", "orphaned").artifacts}
         db.metadata.delete([first.uuid])  # what an interrupted apply or remove leaves behind
         interleave(db, sha256, db.collect_garbage, lambda: db.apply(ObjectModel("taker", object=double)))
-        assert db.record("model", "taker").artifacts[0].sha256 == sha256
+        assert db.record("model", "taker").artifacts[0].digest == sha256
         assert db.load("model", "taker", lazy=False).predict(4) == 8
 
     def test_remove_paused_before_delete_keeps_bytes_an_apply_took(self, db: Datalayer) -> None:
         """Identical bytes applied under another identifier while ``remove`` is between check and delete."""
         db.apply(ObjectModel("removed", object=double))
-        (sha256,) = {a.sha256 for a in db.record("model", "removed").artifacts}
+        (sha256,) = {a.digest for a in db.record("model", "removed").artifacts}
         interleave(db, sha256, lambda: db.remove("model", "removed"), lambda: db.apply(ObjectModel("taker", object=double)))
         assert db.show("model") == ["taker"]
         assert db.load("model", "taker", lazy=False).predict(4) == 8
@@ -121,7 +121,7 @@ class GarbageCollectionContract:
     def test_collect_garbage_still_frees_what_nobody_uses(self, db: Datalayer) -> None:
         """After the race tests' repairs, an artifact that really is unused is still collected."""
         first = db.apply(ObjectModel("orphaned", object=double))
-        (sha256,) = {a.sha256 for a in db.record("model", "orphaned").artifacts}
+        (sha256,) = {a.digest for a in db.record("model", "orphaned").artifacts}
         db.metadata.delete([first.uuid])
         time.sleep(STAMP_RESOLUTION)
         assert db.collect_garbage() == {sha256}
@@ -131,7 +131,7 @@ class GarbageCollectionContract:
     def test_grace_keeps_recently_used_artifacts(self, db: Datalayer, monkeypatch: pytest.MonkeyPatch) -> None:
         """With a grace period, an unreferenced artifact used within it stays until it has passed."""
         first = db.apply(ObjectModel("orphaned", object=double))
-        (sha256,) = {a.sha256 for a in db.record("model", "orphaned").artifacts}
+        (sha256,) = {a.digest for a in db.record("model", "orphaned").artifacts}
         db.metadata.delete([first.uuid])
         monkeypatch.setattr(db.registry, "settings", db.settings.with_options(gc_grace=3600))
         assert db.collect_garbage() == set()

@@ -180,9 +180,9 @@ class SecurityContract:
         with self.open(fresh_uri, signing_key=KEY_A, require_signatures=True) as db:
             record = db.record("model", db.apply(ObjectModel("inc", object=_increment)).identifier)
             (ref,) = record.artifacts
-            assert db.registry.artifacts.delete(ref.sha256)
-            db.registry.artifacts.put(ref.sha256, [payload], len(payload))
-            with pytest.raises(IntegrityError, match=f"sha256 {ref.sha256}"):
+            assert db.registry.artifacts.delete(ref.digest)
+            db.registry.artifacts.put(ref.digest, [payload], len(payload))
+            with pytest.raises(IntegrityError, match=f"is corrupt: expected {ref.digest}"):
                 db.load("model", "inc").predict(1)
         assert not marker.exists()
 

@@ -37,6 +37,7 @@ from superlite.errors import (
     SuperliteError,
     VersionConflictError,
 )
+from superlite.serialization.hashing import digest_of
 from superlite.stores.base import (
     CHUNK_SIZE,
     AliasChange,
@@ -361,8 +362,8 @@ class MetadataStoreContract(AliasStoreContract, WorkerStoreContract):
         with pytest.raises(VersionConflictError):
             metadata_store.insert(loser)
         assert metadata_store.get_by_uuid(loser.uuid) is None
-        assert metadata_store.artifact_references(loser.artifacts[0].sha256) == 0
-        assert loser.artifacts[0].sha256 not in metadata_store.referenced_artifacts()
+        assert metadata_store.artifact_references(loser.artifacts[0].digest) == 0
+        assert loser.artifacts[0].digest not in metadata_store.referenced_artifacts()
         assert metadata_store.dependents([base.uuid]) == []
 
     def test_duplicate_uuid_is_refused(self, metadata_store: MetadataStore) -> None:
@@ -373,7 +374,7 @@ class MetadataStoreContract(AliasStoreContract, WorkerStoreContract):
             metadata_store.insert(make_record(version=1, uuid=first.uuid, artifacts=[make_ref("x", b"dup")]))
         assert metadata_store.versions("model", "sentiment") == [0]
         assert _without_time(metadata_store.get_by_uuid(first.uuid)) == first
-        assert metadata_store.artifact_references(make_ref("x", b"dup").sha256) == 0
+        assert metadata_store.artifact_references(make_ref("x", b"dup").digest) == 0
 
     def test_parameters_that_are_not_json_are_refused(self, metadata_store: MetadataStore) -> None:
         """Parameters must be JSON values: anything else raises SerializationError, storing nothing."""
@@ -415,8 +416,8 @@ class MetadataStoreContract(AliasStoreContract, WorkerStoreContract):
         metadata_store.delete([doomed.uuid])
         assert metadata_store.get_by_uuid(doomed.uuid) is None
         assert metadata_store.identifiers("model") == ["base", "kept"]
-        assert metadata_store.artifact_references(make_ref("object", b"doomed").sha256) == 0
-        assert metadata_store.artifact_references(make_ref("object", b"base").sha256) == 2
+        assert metadata_store.artifact_references(make_ref("object", b"doomed").digest) == 0
+        assert metadata_store.artifact_references(make_ref("object", b"base").digest) == 2
         assert metadata_store.dependents([base.uuid]) == []
         assert _without_time(metadata_store.get_by_uuid(kept.uuid)) == kept
 
@@ -444,10 +445,10 @@ class MetadataStoreContract(AliasStoreContract, WorkerStoreContract):
         metadata_store.insert(make_record("b", artifacts=[shared]))
         metadata_store.insert(make_record("c", artifacts=[own]))
         metadata_store.insert(make_record("d"))
-        assert metadata_store.artifact_references(shared.sha256) == 2
-        assert metadata_store.artifact_references(own.sha256) == 1
+        assert metadata_store.artifact_references(shared.digest) == 2
+        assert metadata_store.artifact_references(own.digest) == 1
         assert metadata_store.artifact_references(hashlib.sha256(b"unused").hexdigest()) == 0
-        assert metadata_store.referenced_artifacts() == {shared.sha256, own.sha256}
+        assert metadata_store.referenced_artifacts() == {shared.digest, own.digest}
 
     def test_empty_store(self, metadata_store: MetadataStore) -> None:
         """An empty store lists nothing."""
@@ -691,6 +692,61 @@ class ArtifactStoreContract:
         outcomes = _race(RACERS, lambda i: put_bytes(artifact_store, blobs[i]))
         assert outcomes == [None] * RACERS
         assert artifact_store.list() == {hashlib.sha256(b).hexdigest() for b in blobs}
+
+    def test_streamed_put_is_named_by_its_digest_at_the_end(self, artifact_store: ArtifactStore) -> None:
+        """``put_stream``: the digest is asked for only after the last chunk; nothing shows before."""
+        data = random_bytes(2 * CHUNK_SIZE + 7, seed=20)
+        digest = digest_of(data)
+        seen_before_the_end: list[set[str]] = []
+
+        def chunks() -> Iterator[bytes]:
+            for piece in pieces(data, CHUNK_SIZE):
+                yield piece
+                seen_before_the_end.append(artifact_store.list())
+
+        def named() -> str:
+            assert len(seen_before_the_end) == 3  # every chunk was taken first
+            return digest
+
+        artifact_store.put_stream(chunks(), named)
+        assert seen_before_the_end == [set(), set(), set()]
+        assert artifact_store.list() == {digest}
+        assert digest_of(read_all(artifact_store.open(digest))) == digest
+
+    def test_streamed_put_of_stored_bytes_keeps_one_copy(self, artifact_store: ArtifactStore) -> None:
+        """Streaming bytes already stored leaves the stored copy, renewed, and no second one."""
+        data = random_bytes(CHUNK_SIZE + 1, seed=21)
+        digest = digest_of(data)
+        artifact_store.put(digest, pieces(data, CHUNK_SIZE), len(data))
+        time.sleep(0.01)
+        before = datetime.now(UTC)
+        time.sleep(0.01)
+        artifact_store.put_stream(pieces(data, 1 << 20), lambda: digest)
+        assert artifact_store.list() == {digest}
+        assert not artifact_store.delete(digest, unused_since=before)
+        assert digest_of(read_all(artifact_store.open(digest))) == digest
+        assert artifact_store.delete(digest)
+        assert artifact_store.list() == set()
+
+    def test_failed_streamed_put_stores_nothing(self, artifact_store: ArtifactStore) -> None:
+        """A stream that breaks off leaves nothing visible, and the same bytes stream fine afterwards."""
+        data = random_bytes(2 * CHUNK_SIZE + 1, seed=22)
+        digest = digest_of(data)
+        with pytest.raises(RuntimeError):
+            artifact_store.put_stream(_FailingStream(data, CHUNK_SIZE // 2, good=3), lambda: digest)
+        assert artifact_store.list() == set()
+        assert not artifact_store.exists(digest)
+        artifact_store.put_stream(pieces(data, CHUNK_SIZE), lambda: digest)
+        assert digest_of(read_all(artifact_store.open(digest))) == digest
+
+    def test_concurrent_streamed_puts_of_the_same_bytes_all_succeed(self, artifact_store: ArtifactStore) -> None:
+        """Racing streamed puts of one artifact all succeed and leave one whole copy."""
+        data = random_bytes(CHUNK_SIZE + 3, seed=23)
+        digest = digest_of(data)
+        outcomes = _race(RACERS, lambda _: artifact_store.put_stream(pieces(data, 1 << 20), lambda: digest))
+        assert outcomes == [None] * RACERS
+        assert artifact_store.list() == {digest}
+        assert digest_of(read_all(artifact_store.open(digest))) == digest
 
     def test_close_twice_is_harmless(self, artifact_store: ArtifactStore) -> None:
         """``close`` may be called more than once."""

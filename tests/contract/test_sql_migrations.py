@@ -9,13 +9,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 import superlite
+from superlite import ObjectModel
 from superlite.config import Settings
 from superlite.errors import SchemaVersionError
 from superlite.stores.base import StoreBundle
 from superlite.stores.sql import open_sql_stores
 from superlite.stores.sql.engine import create_store_engine
 from superlite.stores.sql.migrate import BASELINE, alembic_config, head
-from superlite.stores.sql.schema import component_artifacts, components, meta, metadata
+from superlite.stores.sql.schema import artifact_chunks, artifacts, component_artifacts, components, meta, metadata
 from superlite.testing.databases import isolated_database
 from superlite.testing.fixtures import make_record, make_ref
 
@@ -46,7 +47,7 @@ def _write_previous_release_database(uri: str) -> str:
         ref = record.artifacts[0]
         connection.execute(
             component_artifacts.insert().values(
-                component_uuid=record.uuid, name=ref.name, position=0, sha256=ref.sha256, size=ref.size,
+                component_uuid=record.uuid, name=ref.name, position=0, sha256=ref.digest, size=ref.size,
                 serializer=ref.serializer,
             )
         )
@@ -81,19 +82,19 @@ def test_database_of_the_previous_release_is_upgraded(database_uri: str) -> None
         assert [(e.kind, e.uuid) for e in bundle.metadata.changes()] == [("apply", new.uuid), ("remove", old_uuid)]
         with _engine(bundle).connect() as connection:
             # releases before Alembic read this number, and refuse anything above 1
-            assert connection.scalar(sa.select(meta.c.value)) == "3"
+            assert connection.scalar(sa.select(meta.c.value)) == "4"
     finally:
         _close(bundle)
 
 
 def test_previous_release_database_with_auto_upgrade_off_is_left_alone(database_uri: str) -> None:
-    """auto_upgrade=False: the store opens and reports 0002 to 0004 pending; connect refuses and names the command."""
+    """auto_upgrade=False: the store opens and reports 0002 to 0005 pending; connect refuses and names the command."""
     _write_previous_release_database(database_uri)
     settings = Settings(uri=database_uri).with_options(auto_upgrade=False)
     bundle = open_sql_stores(settings)
     try:
         status = bundle.metadata.schema_status()
-        assert (status.current, status.pending, status.up_to_date) == (BASELINE, ("0002", "0003", "0004"), False)
+        assert (status.current, status.pending, status.up_to_date) == (BASELINE, ("0002", "0003", "0004", "0005"), False)
         with pytest.raises(SchemaVersionError, match="superlite db upgrade --uri"):
             superlite.connect(database_uri, auto_upgrade=False)
         assert bundle.metadata.upgrade().up_to_date
@@ -103,12 +104,33 @@ def test_previous_release_database_with_auto_upgrade_off_is_left_alone(database_
         assert db.show() == {"model": ["legacy"]}
 
 
+def test_artifacts_stored_before_blake3_still_load(database_uri: str) -> None:
+    """A SHA-256 artifact whose chunks sit under its digest (the layout before 0005) loads, verified."""
+    with superlite.connect(database_uri, artifact_hash="sha256", broker=None) as db:
+        db.apply(ObjectModel("old", object=abs))
+        (ref,) = db.record("model", "old").artifacts
+        assert len(ref.digest) == 64  # a bare SHA-256, as every release before BLAKE3 wrote
+    engine = create_store_engine(database_uri)
+    with engine.begin() as connection:
+        key = connection.scalar(sa.select(artifacts.c.chunks_key).where(artifacts.c.sha256 == ref.digest))
+        connection.execute(artifact_chunks.update().where(artifact_chunks.c.sha256 == key).values(sha256=ref.digest))
+        connection.execute(artifacts.update().values(chunks_key=None))
+    engine.dispose()
+    with superlite.connect(database_uri, broker=None) as db:
+        assert db.load("model", "old").predict(-3) == 3
+        db.apply(ObjectModel("new", object=abs))
+        assert db.record("model", "new").artifacts[0].digest.startswith("blake3:")
+        db.remove("model", "old", force=True)
+        db.collect_garbage()
+        assert db.load("model", "new").predict(-4) == 4
+
+
 def test_new_database_with_auto_upgrade_off_has_everything_pending(database_uri: str) -> None:
     """A brand-new database opened without auto_upgrade stays empty until upgraded."""
     bundle = open_sql_stores(Settings(uri=database_uri).with_options(auto_upgrade=False))
     try:
         status = bundle.metadata.schema_status()
-        assert status.current is None and status.pending == (BASELINE, "0002", "0003", "0004")
+        assert status.current is None and status.pending == (BASELINE, "0002", "0003", "0004", "0005")
         assert bundle.metadata.upgrade().current == head()
     finally:
         _close(bundle)

@@ -1,8 +1,8 @@
-"""Artifacts in GridFS, addressed by SHA-256, streamed in chunks both ways.
+"""Artifacts in GridFS, addressed by digest (BLAKE3, or SHA-256 before it), streamed in chunks both ways.
 
 Layout: a GridFS bucket (``superlite_artifacts`` by default: collections
 ``superlite_artifacts.files`` and ``superlite_artifacts.chunks``) in which each artifact is one
-GridFS file whose ``filename`` is its SHA-256 and whose ``_id`` is a fresh ObjectId per upload.
+GridFS file whose ``filename`` is its digest and whose ``_id`` is a fresh ObjectId per upload.
 A unique index on ``filename`` makes the files document the commit point:
 
 * GridFS writes every chunk first and the files document last, and readers look files up by
@@ -24,7 +24,7 @@ without a filter do not work under mongomock).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import BinaryIO
 
@@ -90,6 +90,27 @@ class GridFSArtifactStore(ArtifactStore):
             upload.close()
         except FileExists:
             upload.abort()
+        except BaseException:
+            upload.abort()
+            raise
+
+    def put_stream(self, chunks: Iterable[bytes], digest: Callable[[], str]) -> None:
+        """Stream ``chunks`` into GridFS as they come; the files document, written last, names them ``digest()``.
+
+        Until then the chunks belong to no files document, invisible to readers like those of
+        any upload under way; an identical artifact stored already keeps its place (the unique
+        index refuses the second files document) and the new chunks are removed.
+        """
+        self._ensure_indexes()
+        upload = GridIn(self._root, _id=ObjectId(), chunkSize=GRIDFS_CHUNK_SIZE)
+        try:
+            for chunk in chunks:
+                upload.write(chunk if isinstance(chunk, bytes) else bytes(chunk))
+            upload.filename = digest()
+            upload.close()
+        except FileExists:
+            upload.abort()
+            self.touch(digest())
         except BaseException:
             upload.abort()
             raise

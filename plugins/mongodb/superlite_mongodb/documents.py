@@ -39,7 +39,7 @@ def to_document(record: ComponentRecord) -> dict[str, Any]:
         "params": _json_values(record),
         "content_hash": record.content_hash,
         "artifacts": [
-            {"name": a.name, "sha256": a.sha256, "size": a.size, "serializer": a.serializer}
+            {"name": a.name, "sha256": a.digest, "size": a.size, "serializer": a.serializer}
             for a in record.artifacts
         ],
         "dependencies": list(record.dependencies),
@@ -79,7 +79,7 @@ def _record(document: Mapping[str, Any]) -> ComponentRecord:
         params=document.get("params") or {},
         content_hash=document["content_hash"],
         artifacts=tuple(
-            ArtifactRef(name=a["name"], sha256=a["sha256"], size=a["size"], serializer=a["serializer"])
+            ArtifactRef(name=a["name"], digest=a["sha256"], size=a["size"], serializer=a["serializer"])
             for a in document.get("artifacts", ())
         ),
         dependencies=tuple(document.get("dependencies", ())),

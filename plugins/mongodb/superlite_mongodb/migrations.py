@@ -68,8 +68,12 @@ def _aliases(database: Any, prefix: str) -> None:
     )
 
 
+def _blake3_digests(database: Any, prefix: str) -> None:
+    """Step 4: artifact digests may be ``blake3:<hex>``; nothing to change, but older releases must refuse."""
+
+
 #: The steps in order; step ``n`` brings a database from version ``n - 1`` to ``n``.
-STEPS: tuple[Callable[[Any, str], None], ...] = (_components_indexes, _change_feed, _aliases)
+STEPS: tuple[Callable[[Any, str], None], ...] = (_components_indexes, _change_feed, _aliases, _blake3_digests)
 
 
 class SchemaSteps:

@@ -131,7 +131,7 @@ def test_mongodb_metadata_with_file_artifacts(uri, tmp_path):
     with superlite.connect(uri, artifacts=f"file://{tmp_path}") as db:
         applied = db.apply(ObjectModel("mixed", object=double))
         assert db.load("model", "mixed", uuid=applied.uuid).predict(3) == 6
-        (sha,) = {a.sha256 for a in db.metadata.get_by_uuid(applied.uuid).artifacts}
+        (sha,) = {a.digest for a in db.metadata.get_by_uuid(applied.uuid).artifacts}
         assert db.artifacts.exists(sha)
         assert not type(db.artifacts).__module__.startswith("superlite_mongodb")
         db.remove("model", "mixed")

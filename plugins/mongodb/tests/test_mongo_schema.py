@@ -69,7 +69,7 @@ def test_auto_upgrade_off_opens_and_reports_pending(backend):
     store = MongoMetadataStore(backend.connection, prefix=backend.prefix, auto_upgrade=False)
     try:
         status = store.schema_status()
-        assert (status.current, status.pending) == ("1", ("2", "3"))
+        assert (status.current, status.pending) == ("1", ("2", "3", "4"))
         assert store.upgrade().up_to_date
     finally:
         store.close()

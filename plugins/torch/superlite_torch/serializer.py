@@ -4,8 +4,8 @@ Writing streams: ``torch.save`` hands each tensor's memory to the file as a view
 this serializer passes it on in slices, so a spooling file can move to disk before it ever holds
 a large tensor in memory. Reading uses ``torch.load(weights_only=True)``, which rebuilds tensors,
 dicts and numbers and refuses anything else, so a tampered artifact cannot run code. When the
-file it is given lives on disk (the datalayer spills large artifacts to a temporary file), the
-tensors are memory-mapped from it instead of copied.
+file it is given lives on disk (the datalayer verifies large artifacts of this serializer into an
+unlinked temporary file: ``maps_files``), the tensors are memory-mapped from it instead of copied.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class StateDictSerializer(Serializer):
 
     name = "torch_state_dict"
     shareable = True
+    maps_files = True
 
     def dump(self, obj: object, file: BinaryIO) -> None:
         """Write the state_dict ``obj`` with ``torch.save``, straight into ``file``."""

@@ -21,7 +21,7 @@ from superlite import RemoteModel
 from superlite.errors import IntegrityError, SerializationError, StoredClassImportError
 from superlite.serialization.hashing import sha256_hex
 from superlite.stores.base import ArtifactRef
-from superlite.stores.sql.schema import artifact_chunks
+from superlite.stores.sql.schema import artifact_chunks, artifacts
 
 
 def inputs(n: int = 5, width: int = 4) -> list[torch.Tensor]:
@@ -186,14 +186,15 @@ def test_tampered_artifact_smuggling_code_is_refused_and_runs_nothing(db, tmp_pa
 def test_bytes_changed_in_the_store_raise_integrity_error(db_uri):
     with superlite.connect(db_uri) as db:
         db.apply(TorchModel("lin", object=nn.Linear(2, 1), module_args={"in_features": 2, "out_features": 1}))
-        sha256 = db.record("model", "lin").artifacts[0].sha256
-        chunk = (artifact_chunks.c.sha256 == sha256) & (artifact_chunks.c.seq == 0)
+        digest = db.record("model", "lin").artifacts[0].digest
         engine = sa.create_engine(db_uri)
         with engine.begin() as connection:
+            key = connection.scalar(sa.select(artifacts.c.chunks_key).where(artifacts.c.sha256 == digest))
+            chunk = (artifact_chunks.c.sha256 == key) & (artifact_chunks.c.seq == 0)
             data = connection.scalar(sa.select(artifact_chunks.c.data).where(chunk))
             connection.execute(artifact_chunks.update().where(chunk).values(data=bytes(data[:-1]) + bytes([data[-1] ^ 1])))
         engine.dispose()
-        with pytest.raises(IntegrityError, match=f"expected SHA-256 {sha256}"):
+        with pytest.raises(IntegrityError, match=f"expected {digest}"):
             db.load("model", "lin", lazy=False)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import BinaryIO
@@ -25,8 +26,10 @@ from superlite.stores.sql.schema import artifact_chunks, artifacts, utcnow
 class SQLArtifactStore(ArtifactStore):
     """An :class:`~superlite.stores.base.ArtifactStore` in the ``superlite_artifact*`` tables.
 
-    ``put`` writes the chunk rows and then the ``superlite_artifacts`` row in one transaction, so
-    an artifact is either absent or complete. ``open`` streams one chunk row at a time. The
+    ``put`` and ``put_stream`` write the chunk rows under a fresh key and then the
+    ``superlite_artifacts`` row that names them (digest, size, ``chunks_key``) in one
+    transaction, so an artifact is either absent or complete, and a streamed put needs no
+    spool: its digest is known only at the end. ``open`` streams one chunk row at a time. The
     row's ``created_at`` is the time the artifact was last put or touched: :meth:`touch` renews
     it and :meth:`delete` with ``unused_since`` deletes the row only while it is older, in one
     statement, so the two cannot interleave.
@@ -45,35 +48,54 @@ class SQLArtifactStore(ArtifactStore):
         with reporting(self._engine):
             if self.touch(sha256):
                 return
+        self._store(chunks, lambda: sha256, size)
+
+    def put_stream(self, chunks: Iterable[bytes], digest: Callable[[], str]) -> None:
+        """Write the chunk rows as they come; name them ``digest()`` at the end (see :meth:`_store`)."""
+        self._store(chunks, digest, None)
+
+    def _store(self, chunks: Iterable[bytes], digest: Callable[[], str], size: int | None) -> None:
+        """Write chunk rows under a fresh key, then the row that names them, in one transaction.
+
+        The ``superlite_artifacts`` row (digest, size, ``chunks_key``) comes last, when
+        ``digest()`` is known; if that digest is stored already, or the byte count is not
+        ``size``, the transaction rolls back and the chunks written go with it.
+        """
+        key = f"upload:{uuid.uuid4().hex}"
+        name = ""
+        with reporting(self._engine):
             try:
-                self._put(sha256, chunks, size)
+                with self._writer.begin() as connection:
+                    written = self._io.write(connection, key, rechunk(chunks, self._io.chunk_size(connection)))
+                    name = digest()
+                    if size is not None and written != size:
+                        raise IntegrityError(
+                            f"artifact {name}: expected {size} bytes but received {written}; nothing was stored"
+                        )
+                    if connection.scalar(sa.select(artifacts.c.size).where(artifacts.c.sha256 == name)) is not None:
+                        raise _StoredAlready
+                    connection.execute(
+                        artifacts.insert().values(sha256=name, size=written, created_at=utcnow(), chunks_key=key)
+                    )
+            except _StoredAlready:
+                self.touch(name)
             except (ChunkConflictError, sa.exc.IntegrityError) as exc:
                 # A concurrent put of the same bytes committed first: that is success.
-                if not self.exists(sha256):
-                    raise SuperliteError(f"cannot store artifact {sha256}: {exc.__cause__ or exc}") from exc
+                if not (name and self.touch(name)):
+                    raise SuperliteError(f"cannot store artifact {name}: {exc.__cause__ or exc}") from exc
             except sa.exc.DBAPIError as exc:
-                if not (is_retryable(exc) and self.exists(sha256)):
+                if not (is_retryable(exc) and name and self.exists(name)):
                     raise
-
-    def _put(self, sha256: str, chunks: Iterable[bytes], size: int) -> None:
-        with self._writer.begin() as connection:
-            if connection.scalar(sa.select(artifacts.c.size).where(artifacts.c.sha256 == sha256)) is not None:
-                return
-            pieces = rechunk(chunks, self._io.chunk_size(connection))
-            written = self._io.write(connection, sha256, pieces)
-            if written != size:
-                raise IntegrityError(
-                    f"artifact {sha256}: expected {size} bytes but received {written}; nothing was stored"
-                )
-            connection.execute(artifacts.insert().values(sha256=sha256, size=size, created_at=utcnow()))
 
     def open(self, sha256: str) -> BinaryIO:
         """A buffered stream over the artifact that fetches one chunk row at a time."""
         with reporting(self._engine), self._engine.connect() as connection:
-            size = connection.scalar(sa.select(artifacts.c.size).where(artifacts.c.sha256 == sha256))
-        if size is None:
+            row = connection.execute(
+                sa.select(artifacts.c.size, artifacts.c.chunks_key).where(artifacts.c.sha256 == sha256)
+            ).first()
+        if row is None:
             raise NotFoundError(f"artifact {sha256} is not stored in {masked(self._engine.url)}")
-        reader = ChunkReader(sha256, size, self._read_chunk, self.exists)
+        reader = ChunkReader(sha256, row.size, self._read_chunk, self.exists, key=row.chunks_key)
         return io.BufferedReader(reader)
 
     def _read_chunk(self, sha256: str, seq: int) -> bytes | None:
@@ -112,9 +134,10 @@ class SQLArtifactStore(ArtifactStore):
                 condition = artifacts.c.sha256 == sha256
                 if unused_since is not None:
                     condition = condition & (artifacts.c.created_at < unused_since)
+                key = connection.scalar(sa.select(artifacts.c.chunks_key).where(condition))
                 deleted = bool(connection.execute(artifacts.delete().where(condition)).rowcount)
                 if deleted or unused_since is None:
-                    connection.execute(artifact_chunks.delete().where(artifact_chunks.c.sha256 == sha256))
+                    connection.execute(artifact_chunks.delete().where(artifact_chunks.c.sha256 == (key or sha256)))
                 return deleted
 
         with reporting(self._engine):
@@ -130,21 +153,33 @@ class SQLArtifactStore(ArtifactStore):
         self._release()
 
 
-class ChunkReader(io.RawIOBase):
-    """A raw stream over ``size`` bytes stored as chunks 0, 1, …, fetched in order.
+class _StoredAlready(Exception):
+    """The digest of a streamed put is stored already: roll the new chunks back."""
 
-    ``fetch(sha256, seq)`` returns the chunk, or None when it is missing: if ``exists(sha256)``
+
+class ChunkReader(io.RawIOBase):
+    """A raw stream over the ``size`` bytes of artifact ``sha256``, stored as chunks 0, 1, … of ``key``.
+
+    ``key`` is the artifact's ``chunks_key``, or its digest when that is None. ``fetch(key, seq)``
+    returns the chunk, or None when it is missing: if ``exists(sha256)``
     says the artifact is gone, it was deleted while being read (:class:`~superlite.errors.NotFoundError`);
     if not, the stored bytes are fewer than its size (:class:`~superlite.errors.IntegrityError`). (The Datalayer
     reads ahead in a thread of its own, for every store, so this reader stays sequential.)
     """
 
     def __init__(
-        self, sha256: str, size: int, fetch: Callable[[str, int], bytes | None], exists: Callable[[str], bool]
+        self,
+        sha256: str,
+        size: int,
+        fetch: Callable[[str, int], bytes | None],
+        exists: Callable[[str], bool],
+        *,
+        key: str | None = None,
     ) -> None:
         super().__init__()
         self._exists = exists
         self._sha256 = sha256
+        self._key = key or sha256
         self._size = size
         self._fetch = fetch
         self._seq = 0
@@ -170,7 +205,7 @@ class ChunkReader(io.RawIOBase):
         return count
 
     def _next_chunk(self) -> bytes:
-        chunk = self._fetch(self._sha256, self._seq)
+        chunk = self._fetch(self._key, self._seq)
         if not chunk and not self._exists(self._sha256):
             raise NotFoundError(
                 f"artifact {self._sha256} was deleted while being read, after {self._position} of {self._size} bytes"

@@ -36,11 +36,14 @@ class ChunkConflictError(Exception):
 
 
 def rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """Regroup ``chunks`` (of any sizes) into pieces of exactly ``size`` bytes, the last shorter."""
+    """Regroup ``chunks`` (of any sizes) into pieces of exactly ``size`` bytes, the last shorter.
+
+    A chunk of exactly ``size`` bytes passes as it is (a ``bytearray`` stays one: no copy).
+    """
     buffer = bytearray()
     for chunk in chunks:
         if not buffer and len(chunk) == size:
-            yield bytes(chunk)
+            yield chunk
             continue
         buffer += chunk
         while len(buffer) >= size:
@@ -133,6 +136,10 @@ class MySQLChunkIO(ChunkIO):
 
     def __init__(self) -> None:
         self._size: int | None = None
+
+    def write(self, connection: Connection, sha256: str, chunks: Iterable[bytes]) -> int:
+        """As :meth:`ChunkIO.write`, each chunk as ``bytes`` (the only binary type PyMySQL escapes)."""
+        return super().write(connection, sha256, (bytes(chunk) for chunk in chunks))
 
     def chunk_size(self, connection: Connection) -> int:
         """:data:`CHUNK_SIZE`, or less when an escaped chunk would not fit in one packet."""

@@ -83,7 +83,7 @@ class SQLMetadataStore(SQLAliases, SQLWorkers, MetadataStore):
                             "component_uuid": record.uuid,
                             "name": ref.name,
                             "position": position,
-                            "sha256": ref.sha256,
+                            "sha256": ref.digest,
                             "size": ref.size,
                             "serializer": ref.serializer,
                         }
@@ -284,7 +284,7 @@ def _load(connection: Connection, query: sa.Select[tuple[object, ...]]) -> list[
         .order_by(component_artifacts.c.component_uuid, component_artifacts.c.position)
     ).mappings():
         refs[ref["component_uuid"]].append(
-            ArtifactRef(name=ref["name"], sha256=ref["sha256"], size=ref["size"], serializer=ref["serializer"])
+            ArtifactRef(name=ref["name"], digest=ref["sha256"], size=ref["size"], serializer=ref["serializer"])
         )
     deps: dict[str, list[str]] = {uuid: [] for uuid in uuids}
     for dep in connection.execute(

@@ -19,6 +19,8 @@ from sqlalchemy.engine import Dialect
 # Identifiers are case- and accent-sensitive everywhere; MySQL's default collation is neither.
 _NAME_LENGTH = 255
 _BINARY_COLLATION = "utf8mb4_bin"
+#: Room for an artifact digest: ``blake3:`` and 64 hex digits, or a bare SHA-256.
+DIGEST_LENGTH = 80
 
 
 def _name(length: int = _NAME_LENGTH) -> sa.types.TypeEngine[str]:
@@ -79,7 +81,7 @@ component_artifacts = sa.Table(
     sa.Column("component_uuid", _name(64), sa.ForeignKey(components.c.uuid), primary_key=True),
     sa.Column("name", _name(), primary_key=True),
     sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("sha256", _name(64), nullable=False, index=True),
+    sa.Column("sha256", _name(DIGEST_LENGTH), nullable=False, index=True),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("serializer", _name(), nullable=False),
 )
@@ -156,12 +158,16 @@ alias_pending = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 
+# An artifact's digest is in the column named ``sha256`` (the name of the only hash there was);
+# ``chunks_key`` is where its chunks are when not under the digest itself: a streamed put writes
+# them under a provisional key, before the digest is known.
 artifacts = sa.Table(
     "superlite_artifacts",
     metadata,
-    sa.Column("sha256", _name(64), primary_key=True),
+    sa.Column("sha256", _name(DIGEST_LENGTH), primary_key=True),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("chunks_key", _name(64), nullable=True),
 )
 
 artifact_chunks = sa.Table(
