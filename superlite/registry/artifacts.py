@@ -12,7 +12,7 @@ Reading: the chunks are hashed as they arrive (a thread reads ahead) and deseria
 the digest matches (:class:`~superlite.errors.IntegrityError` otherwise), so a corrupt artifact
 never reaches a deserializer. They are kept in memory, except for serializers that map files
 (:attr:`~superlite.serialization.serializers.Serializer.maps_files`, torch's state_dict), which
-get an unlinked temporary file when the artifact is large.
+get an unlinked temporary file.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class ArtifactPipeline:
         except NotFoundError as exc:
             raise NotFoundError(f"artifact {what} is missing from the artifact store") from exc
         hasher = ContentHasher(split_digest(ref.digest)[0])
-        with source, _scratch(ref.size, serializer.maps_files) as scratch:
+        with source, _scratch(serializer.maps_files) as scratch:
             for chunk in prefetch_chunks(source, CHUNK_SIZE):  # type: ignore[arg-type]
                 hasher.update(chunk)
                 scratch.write(chunk)
@@ -242,14 +242,14 @@ class _Upload:
             raise SerializationError("the artifact upload stopped before the artifact was complete")
 
 
-def _scratch(size: int, maps_files: bool) -> IO[bytes]:
+def _scratch(maps_files: bool) -> IO[bytes]:
     """Where a verified artifact waits for its deserializer.
 
-    In memory (as the chunks themselves, never joined), except a large artifact of a serializer
-    that maps files: an unlinked temporary file, which no other path leads to, so its bytes
-    cannot change after verification.
+    In memory (as the chunks themselves, never joined), except for a serializer that maps files:
+    an unlinked temporary file, which no other path leads to, so its bytes cannot change after
+    verification (mapping it beats copying the tensors out of memory at any size).
     """
-    if maps_files and size > MEMORY_BYTES:
+    if maps_files:
         return tempfile.TemporaryFile()
     return _ChunksFile()  # type: ignore[return-value]
 
