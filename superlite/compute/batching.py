@@ -161,6 +161,16 @@ class Batchers:
             self._batchers[uuid] = batcher
             return batcher
 
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{uuid: {"batches": ..., "inputs": ...}}``: what each running batcher has run so far.
+
+        A worker reports them with its loaded models (``superlite status``), so the batch sizes
+        that traffic actually forms (``inputs / batches``) can be read off a live deployment.
+        """
+        with self._lock:
+            batchers = list(self._batchers.items())
+        return {uuid: {"batches": b.batches, "inputs": b.inputs} for uuid, b in batchers}
+
     def discard(self, uuid: str) -> None:
         """Stop the batcher of ``uuid``, if any (its model was unloaded)."""
         with self._lock:
