@@ -275,6 +275,11 @@ def main() -> None:
               f"{r['p50'] * 1000:8.2f} {r['p99'] * 1000:8.2f} {r['p99'] / base['p99']:10.2f}{extra}")
     speedup = results["superlite, batching (threads x16)"].figures["throughput"] / results["superlite, no batching (prefork)"].figures["throughput"]
     print(f"batching vs no batching (prefork, the default): {speedup:.2f}x throughput  (goal >= 3x)")
+    plain, batching = results["superlite, no batching (prefork)"], results["superlite, batching (threads x16)"]
+    if plain.worker_ms is not None and plain.caller_ms is not None and batching.worker_ms is not None and batching.caller_ms is not None:
+        cost, batched_cost = plain.worker_ms + plain.caller_ms, batching.worker_ms + batching.caller_ms
+        print(f"CPU per call, workers + caller: no batching (prefork) {cost:.2f} ms, batching {batched_cost:.2f} ms: where callers "
+              f"and workers share the cores, batching can be at most {cost / batched_cost:.2f}x faster")
 
 
 if __name__ == "__main__":
