@@ -10,7 +10,7 @@ exception; a result list of the wrong length is a :class:`~superlite.errors.Comp
 
 Batches only form when calls arrive concurrently in one process: in-process compute runs calls
 on a thread pool, and a worker must run several tasks at once, which the ``threads`` pool does
-(``superlite worker --pool threads --concurrency 32``). A prefork pool process runs one task at
+(``superlite worker --pool threads --concurrency 16``). A prefork pool process runs one task at
 a time, so each of its batches holds one input.
 """
 
