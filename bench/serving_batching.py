@@ -108,6 +108,12 @@ def process_cpu(pids: Sequence[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def with_children(pids: Sequence[int]) -> list[int]:
+    """``pids`` and the ids of their child processes (the prefork pool processes), where /proc says."""
+    files = [PROC.parent / str(pid) / "task" / str(pid) / "children" for pid in pids]
+    return [*pids, *(int(child) for path in files if path.exists() for child in path.read_text().split())]
+
+
 def machine_busy() -> tuple[int, int]:
     """``(busy, all)`` CPU ticks of the whole machine so far, from /proc/stat."""
     ticks = [int(value) for value in PROC.read_text().split("\n", 1)[0].split()[1:]]
@@ -166,13 +172,16 @@ def workers(db: Any, queue: str, pool: str, concurrency: int, args: argparse.Nam
         processes.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), log))
     try:
         deadline = time.monotonic() + 300
-        while sum(len(row["loaded"]) >= models for row in db.workers()) < 2:
+        while True:
+            pids = with_children([process.pid for process, _ in processes])
+            # Rows of these processes only (without /proc, of any live worker on this fresh database).
+            ready = [row for row in db.workers() if len(row["loaded"]) >= models and (row["pid"] in pids or not PROC.exists())]
+            if len(ready) >= 2:
+                break
             if time.monotonic() > deadline or any(process.poll() is not None for process, _ in processes):
                 raise RuntimeError(f"workers did not start with {models} models loaded; see {log_dir}")
             time.sleep(0.1)
-        pids = [process.pid for process, _ in processes]
-        children = [PROC.parent / str(pid) / "task" / str(pid) / "children" for pid in pids]
-        yield pids + [int(child) for path in children if path.exists() for child in path.read_text().split()]
+        yield pids
     finally:
         for process, log in processes:
             process.send_signal(signal.SIGTERM)
