@@ -10,7 +10,7 @@ exception; a result list of the wrong length is a :class:`~superlite.errors.Comp
 
 Batches only form when calls arrive concurrently in one process: in-process compute runs calls
 on a thread pool, and a worker must run several tasks at once, which the ``threads`` pool does
-(``superlite worker --pool threads --concurrency 32``). A prefork pool process runs one task at
+(``superlite worker --pool threads --concurrency 16``). A prefork pool process runs one task at
 a time, so each of its batches holds one input.
 """
 
@@ -160,6 +160,16 @@ class Batchers:
             batcher = MicroBatcher(model, Batching.of(model.batching, name) or Batching(), self._run_batch, name)
             self._batchers[uuid] = batcher
             return batcher
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{uuid: {"batches": ..., "inputs": ...}}``: what each running batcher has run so far.
+
+        A worker reports them with its loaded models (``superlite status``), so the batch sizes
+        that traffic actually forms (``inputs / batches``) can be read off a live deployment.
+        """
+        with self._lock:
+            batchers = list(self._batchers.items())
+        return {uuid: {"batches": b.batches, "inputs": b.inputs} for uuid, b in batchers}
 
     def discard(self, uuid: str) -> None:
         """Stop the batcher of ``uuid``, if any (its model was unloaded)."""

@@ -270,13 +270,14 @@ class Follower:
 
     def _loaded(self) -> list[dict[str, object]]:
         loaded = []
+        batched = self.db.executor.batchers.counts()
         for uuid, size in self.db.executor.models.sizes().items():
             if uuid not in self._described:
                 record = self.db.metadata.get_by_uuid(uuid)
                 if record is None:
                     continue
                 self._described[uuid] = {"type_id": record.type_id, "identifier": record.identifier, "version": record.version}
-            loaded.append({"uuid": uuid, **self._described[uuid], "size": size})
+            loaded.append({"uuid": uuid, **self._described[uuid], "size": size, **batched.get(uuid, {})})
         return loaded
 
     def beat(self) -> None:

@@ -8,6 +8,7 @@ its size, never on the clock.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,23 @@ def test_a_threads_worker_answers_concurrent_predictions_in_batches(
     assert [a[0] for a in answers] == list(range(8))  # each caller its own answer
     assert {a[1] for a in answers} == {4}  # from two batches of four
     assert len({a[2] for a in answers}) == 1
+
+
+def test_a_worker_reports_its_batch_counts_with_its_loaded_models(
+    make_stack: Callable[..., Stack], redis_broker: str
+) -> None:
+    stack = make_stack(redis_broker, "--pool", "threads", "--concurrency", "8", "--heartbeat", "0.2")
+    with stack.connect() as db:
+        name = f"batched-{uuid.uuid4().hex[:6]}"
+        db.apply(BatchReport(name, batching=Batching(max_size=4, max_wait_ms=30_000)))
+        call_together(db.load("model", name), list(range(8)))
+        deadline = time.monotonic() + 30
+        while True:
+            loaded = [m for row in db.workers() for m in row["loaded"] if m["identifier"] == name]
+            if loaded and loaded[0].get("inputs") == 8 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert [(m["batches"], m["inputs"]) for m in loaded] == [(2, 8)]
 
 
 def test_a_prefork_worker_still_answers_a_batching_model(make_stack: Callable[..., Stack], redis_broker: str) -> None:
