@@ -215,14 +215,13 @@ def test_text_row_ids(db: superlite.Datalayer, app: sa.Engine) -> None:
     assert db.outputs("tagged") == {"a": "W", "c": "Z"}
 
 
+@pytest.mark.parametrize("db_uri", ["sqlite"], indirect=True)  # the database-wide write lock is SQLite's alone
 def test_install_waits_for_another_writer_on_sqlite(db: superlite.Datalayer, app: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """Creating the listener's tables waits for the write lock instead of failing on a stale snapshot.
 
     Another connection takes the write lock right before the tables are created and commits a
     row 0.3 s later: a deferred transaction would read the schema first, then fail to upgrade.
     """
-    if app.dialect.name != "sqlite":
-        pytest.skip("SQLite's write lock")
     import threading
 
     from superlite.listeners.sql import SQLListenerSource
