@@ -19,26 +19,22 @@ measures in the same run:
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this file's directory comes first on sys.path, where this file's name would
-# hide the standard library's ``http`` package from httpx and uvicorn: take it off.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    del sys.path[0]
-
 import argparse
 import asyncio
+import os
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
+from measure import percentile
 
 import superlite
 from superlite import ObjectModel
@@ -59,11 +55,6 @@ def bare_app() -> object:
         return {"model_name": "inc", "outputs": [{"name": "output", "shape": [1], "datatype": "INT64", "data": [2]}]}
 
     return app
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def summary(label: str, seconds: list[float]) -> float:
@@ -124,7 +115,7 @@ def start_bare(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
     log = directory / "bare.log"
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "http_bench_bare:bare_app", "--port", str(port), "--log-level", "warning"]
-    env = clean_env({"PYTHONPATH": str(directory)})
+    env = clean_env({"PYTHONPATH": os.pathsep.join([str(directory), str(Path(__file__).resolve().parent)])})
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"

@@ -29,6 +29,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
+from measure import percentile
 from sqlalchemy.pool import NullPool
 
 
@@ -112,11 +113,6 @@ def insert_delay(uri: str, app: sa.Engine, rows: int, samples: int, log: Path) -
         listening.send_signal(signal.SIGTERM)
         listening.wait(60)
     return delays
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run_kind(kind: str, args: argparse.Namespace, tmp: Path) -> None:

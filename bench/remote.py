@@ -33,6 +33,7 @@ import uuid
 from pathlib import Path
 
 from celery import shared_task
+from measure import percentile
 
 
 @shared_task(name="bench.noop")
@@ -72,11 +73,6 @@ def wait_ready(app: object, queue: str, worker: subprocess.Popen[bytes], log: Pa
     except Exception as exc:
         worker.terminate()
         raise SystemExit(f"worker did not answer ({exc!r}):\n{log.read_text()}") from exc
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def latency(model: object, app: object, queue: str, calls: int) -> tuple[list[float], list[float]]:

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from measure import call_times
+
 from superlite import Ensemble, ObjectModel
 from superlite.testing.workers import running_stack
 
@@ -66,17 +68,6 @@ def spinner(seconds: float) -> Callable[[Any], float]:
     return member
 
 
-def median_latency(call: Callable[[], object], calls: int) -> float:
-    """Median seconds of ``calls`` sequential calls (after one warm-up call)."""
-    call()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def measure(db: Any, kind: str, calls: int) -> dict[str, float]:
     """Median latencies of the slowest member and of the ensemble combined on the worker and the caller."""
     make = sleeper if kind == "sleep" else spinner
@@ -86,9 +77,9 @@ def measure(db: Any, kind: str, calls: int) -> dict[str, float]:
     on_worker = db.load("model", f"{kind}-ensemble")
     on_caller = db.load("model", f"{kind}-ensemble", lazy=False)
     return {
-        "slowest member": median_latency(lambda: slowest.predict(0), calls),
-        "combined on worker": median_latency(lambda: on_worker.predict(0), calls),
-        "combined on caller": median_latency(lambda: on_caller.predict(0), calls),
+        "slowest member": statistics.median(call_times(lambda: slowest.predict(0), calls)),
+        "combined on worker": statistics.median(call_times(lambda: on_worker.predict(0), calls)),
+        "combined on caller": statistics.median(call_times(lambda: on_caller.predict(0), calls)),
     }
 
 

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from measure import call_times, percentile
+
 from superlite import ObjectModel
 from superlite.config import mask_uri
 from superlite.testing.workers import running_stack
@@ -41,17 +43,6 @@ def worker_of(seconds: float) -> Any:
         return x
 
     return work
-
-
-def latencies(call: Any, calls: int) -> list[float]:
-    """Seconds of ``calls`` sequential calls (after one warm-up call)."""
-    call()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 class Flood:
@@ -81,11 +72,6 @@ class Flood:
         self.db.compute_backend.backend.purge()
 
 
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-
-
 def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     """Run the benchmark, print the figures, and return them (``{setup: latencies in seconds}``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -105,17 +91,17 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
                 def plain() -> object:
                     return db.compute(model.reference, "predict", (1,))
 
-                results["idle, high"] = latencies(high, args.calls)
+                results["idle, high"] = call_times(high, args.calls)
                 with Flood(flooder, model.reference, "low"):
-                    results["flood, high"] = latencies(high, args.calls)
+                    results["flood, high"] = call_times(high, args.calls)
                 with Flood(flooder, model.reference, None):
-                    results["flood, no priority"] = latencies(plain, max(5, args.calls // 10))
-    base_median, base_p99 = statistics.median(results["idle, high"]), p99(results["idle, high"])
+                    results["flood, no priority"] = call_times(plain, max(5, args.calls // 10))
+    base_median, base_p99 = statistics.median(results["idle, high"]), percentile(results["idle, high"], 0.99)
     print(f"priorities: broker {mask_uri(args.broker)}, 2 workers x 1, a model working {args.work_ms:g} ms, "
           f"flood of {BACKLOG} queued calls")
     print(f"    {'setup':<20} {'calls':>5} {'median ms':>10} {'x idle':>7} {'p99 ms':>8} {'x idle':>7}")
     for name, values in results.items():
-        median, tail = statistics.median(values), p99(values)
+        median, tail = statistics.median(values), percentile(values, 0.99)
         print(f"    {name:<20} {len(values):5d} {median * 1000:10.1f} {median / base_median:7.2f} "
               f"{tail * 1000:8.1f} {tail / base_p99:7.2f}")
     print("goal: flood, high p99 <= 2x idle p99")

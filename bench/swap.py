@@ -32,6 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from measure import percentile
+
 import superlite
 from superlite import ObjectModel
 from superlite.testing.workers import Worker, start_worker
@@ -49,12 +51,6 @@ class Weights:
 
     def __call__(self, x: Any) -> list[Any]:
         return [self.name, x]
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q`` quantile of ``values`` (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 class Load:

@@ -151,7 +151,7 @@ class _ArtifactWriter:
             self._chunk = bytearray()
         if self._upload is not None:
             self._upload.finish(self.digest)
-        elif not self._store.touch(self.digest):
+        else:  # a put of bytes stored already only touches them
             self._store.put(self.digest, self._held, self.size)
         self._held = []
 
@@ -214,6 +214,7 @@ class _Upload:
         while True:
             if not self._thread.is_alive():
                 self._raise_error()
+                raise SerializationError("the artifact upload stopped before the artifact was complete")
             try:
                 self._queue.put(item, timeout=0.05)
                 return
@@ -238,8 +239,6 @@ class _Upload:
     def _raise_error(self) -> None:
         if self._error is not None:
             raise self._error
-        if not self._thread.is_alive() and self._digest == "":
-            raise SerializationError("the artifact upload stopped before the artifact was complete")
 
 
 def _scratch(maps_files: bool) -> IO[bytes]:

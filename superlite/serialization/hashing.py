@@ -91,7 +91,7 @@ class ContentHasher:
     def update(self, data: bytes | bytearray | memoryview) -> None:
         """Add ``data`` (hashing releases the GIL on large buffers)."""
         self._hash.update(data)
-        self.size += len(data) if not isinstance(data, memoryview) else data.nbytes
+        self.size += memoryview(data).nbytes
 
     @property
     def digest(self) -> str:

@@ -85,8 +85,9 @@ class FileArtifactStore(ArtifactStore):
             with open(temporary, "xb") as file:
                 for chunk in chunks:
                     file.write(chunk)
-                path = self.path(digest())
-                if self.touch(digest()):
+                name = digest()
+                path = self.path(name)
+                if self.touch(name):
                     return
                 file.flush()
                 os.fsync(file.fileno())
