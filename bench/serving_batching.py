@@ -1,7 +1,7 @@
 """Benchmark micro-batching: 32 concurrent callers of a small torch model on 2 worker processes.
 
     python bench/serving_batching.py [--broker redis://127.0.0.1:6379/0] [--seconds 8] [--callers 32]
-                                     [--hidden 2048] [--depth 3]
+                                     [--hidden 2048] [--depth 3] [--parallelism 8]
 
 Starts two worker processes at a time on a fresh SQLite database and queue, and drives each setup
 with ``--callers`` threads that predict one input after another for ``--seconds`` seconds:
@@ -10,8 +10,13 @@ with ``--callers`` threads that predict one input after another for ``--seconds`
   codec and worker settings; ``prefork``, one process per core): the baseline;
 * **superlite, no batching**: ``TorchModel.predict`` through a proxy on ``prefork`` workers
   (the default deployment);
-* **superlite, batching**: the same model with ``batching=Batching(max_size=32, max_wait_ms=5)``
-  on ``--pool threads --concurrency 16`` workers, so concurrent calls meet in one process.
+* **superlite, batching on workers only**: the same model with
+  ``batching=Batching(max_size=32, max_wait_ms=5)`` on ``--pool threads --concurrency 16``
+  workers, so concurrent calls meet in one process, called from a Datalayer connected with
+  ``caller_batching=False``: every call is a task of its own;
+* **superlite, batching**: the same, from a Datalayer with the default ``caller_batching=True``:
+  calls made while ``parallelism`` (8) tasks of the model are in flight leave together as one
+  ``predict_batches`` task, which the workers merge further.
 
 Each worker process loads the models (``--preload "model:*"``) and builds the raw task's network
 before a setup is driven, so that no setup measures a model load. It prints throughput and p50/p99
@@ -19,7 +24,7 @@ latency of each, as ratios against the raw Celery baseline, and the batching spe
 batching (goal: >= 3x). On Linux it also prints the CPU each call cost (milliseconds, in the
 worker processes and in this calling process), how busy the whole machine was (other work on a
 shared machine takes CPU from the setups), and the mean batch size the batching workers formed
-(from their status rows). Workers run torch on one thread each (``OMP_NUM_THREADS=1``), as two
+(from their status rows) and, with caller batching, the mean number of calls per task sent. Workers run torch on one thread each (``OMP_NUM_THREADS=1``), as two
 processes on a two-core machine should. The network is ``WideMLP(64, 10, hidden, depth)`` from
 ``examples/torch_nets``: the larger it is, the more of a call is the model rather than the
 transport, and the more batching can save.
@@ -129,6 +134,7 @@ class Setup:
     caller_ms: float | None = None
     machine: float | None = None
     batch: float | None = None
+    sent: float | None = None
 
 
 def batch_counts(db: Any, identifier: str) -> tuple[int, int]:
@@ -137,9 +143,21 @@ def batch_counts(db: Any, identifier: str) -> tuple[int, int]:
     return sum(int(m.get("batches", 0)) for m in loaded), sum(int(m.get("inputs", 0)) for m in loaded)
 
 
+def caller_batching(db: Any) -> Any:
+    """The Datalayer's caller-batching compute wrapper, or None when it has none."""
+    from superlite.compute.call_batching import CallBatching
+
+    compute = db.compute_backend
+    while compute is not None and not isinstance(compute, CallBatching):
+        compute = getattr(compute, "inner", None)
+    return compute
+
+
 def measure(call: Callable[[list[float]], object], args: argparse.Namespace, pids: Sequence[int], db: Any, batched: str | None = None) -> Setup:
-    """:func:`drive` ``call``, with the CPU it cost and, for model ``batched``, its mean batch size."""
+    """:func:`drive` ``call``, with the CPU it cost and, for model ``batched``, its mean batch sizes."""
     before = batch_counts(db, batched) if batched else (0, 0)
+    sending = caller_batching(db) if batched else None
+    sent = (sending.calls, sending.batches) if sending is not None else (0, 0)
     on_linux = PROC.exists()
     cpu = (process_cpu(pids), time.process_time(), machine_busy()) if on_linux else None
     figures = drive(call, args.callers, args.seconds)
@@ -153,6 +171,8 @@ def measure(call: Callable[[list[float]], object], args: argparse.Namespace, pid
         time.sleep(3 * HEARTBEAT)  # the rows written after the last batch
         after = batch_counts(db, batched)
         setup.batch = (after[1] - before[1]) / max(1, after[0] - before[0])
+    if sending is not None:
+        setup.sent = (sending.calls - sent[0]) / max(1, sending.batches - sent[1])
     return setup
 
 
@@ -230,6 +250,7 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=32, help="concurrent caller threads")
     parser.add_argument("--hidden", type=int, default=2048, help="units per hidden layer")
     parser.add_argument("--depth", type=int, default=3, help="hidden layers")
+    parser.add_argument("--parallelism", type=int, default=None, help="the callers' parallelism option (default: connect's, 8)")
     parser.add_argument("--serve", metavar="URI", help=argparse.SUPPRESS)
     parser.add_argument("--queue", help=argparse.SUPPRESS)
     parser.add_argument("--pool", default="prefork", help=argparse.SUPPRESS)
@@ -247,13 +268,15 @@ def main() -> None:
     results: dict[str, Setup] = {}
     with tempfile.TemporaryDirectory(prefix="superlite-bench-") as tmp:
         uri, queue = f"sqlite:///{tmp}/bench.db", f"bench-{uuid.uuid4().hex[:8]}"
-        with superlite.connect(uri, broker=args.broker, queue=queue, timeout=120) as db:
+        options = {"broker": args.broker, "queue": queue, "timeout": 120, "parallelism": args.parallelism}
+        with superlite.connect(uri, **options) as db, superlite.connect(uri, **options, caller_batching=False) as one_by_one:
             app = db.compute_backend.backend.app
             plain = db.apply(TorchModel("mlp", object=build_net(args.hidden, args.depth), batch_size=64))
             batched = db.apply(
                 TorchModel("mlp-batched", object=build_net(args.hidden, args.depth), batch_size=64, batching=Batching(max_size=32, max_wait_ms=5))
             )
             plain_proxy, batched_proxy = db.load("model", plain.identifier), db.load("model", batched.identifier)
+            unsent_proxy = one_by_one.load("model", batched.identifier)
 
             def raw(x: list[float]) -> object:
                 return app.send_task("bench.mlp", args=(x, args.hidden, args.depth), queue=queue).get(timeout=120)
@@ -263,27 +286,34 @@ def main() -> None:
                 results["raw celery (prefork)"] = measure(raw, args, pids, db)
                 results["superlite, no batching (prefork)"] = measure(plain_proxy.predict, args, pids, db)
             with workers(db, queue, "threads", 16, args, Path(tmp)) as pids:
-                plain_proxy.predict([0.0] * N_IN), batched_proxy.predict([0.0] * N_IN)  # noqa: B018
+                plain_proxy.predict([0.0] * N_IN), batched_proxy.predict([0.0] * N_IN), unsent_proxy.predict([0.0] * N_IN)  # noqa: B018
                 results["superlite, no batching (threads x16)"] = measure(plain_proxy.predict, args, pids, db)
+                results["batching on workers only (threads x16)"] = measure(unsent_proxy.predict, args, pids, one_by_one, batched.identifier)
                 results["superlite, batching (threads x16)"] = measure(batched_proxy.predict, args, pids, db, batched.identifier)
 
     base = results["raw celery (prefork)"].figures
     print(f"superlite micro-batching benchmark: broker {mask_uri(args.broker)}, 2 workers, {args.callers} callers, "
+          f"parallelism {args.parallelism or 'default'}, "
           f"{args.seconds:g} s each, WideMLP({N_IN}, {N_OUT}, hidden={args.hidden}, depth={args.depth}), Python {sys.version.split()[0]}")
     print("baseline: raw Celery task running the same network on one input, same app, broker and queue")
     print("CPU ms per call in the workers and in the calling process; machine: share of both cores busy (any process)")
     print(f"    {'setup':<38} {'calls/s':>9} {'x raw':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99 x raw':>10} "
-          f"{'worker cpu':>11} {'caller cpu':>11} {'machine':>8} {'batch':>6}")
+          f"{'worker cpu':>11} {'caller cpu':>11} {'machine':>8} {'batch':>6} {'sent':>5}")
     for name, setup in results.items():
         r = setup.figures
         extra = "".join(
             f" {'-':>{width}}" if value is None else f" {value:{width}{spec}}"
-            for value, width, spec in ((setup.worker_ms, 11, ".2f"), (setup.caller_ms, 11, ".2f"), (setup.machine, 8, ".0%"), (setup.batch, 6, ".1f"))
+            for value, width, spec in (
+                (setup.worker_ms, 11, ".2f"), (setup.caller_ms, 11, ".2f"), (setup.machine, 8, ".0%"), (setup.batch, 6, ".1f"), (setup.sent, 5, ".1f")
+            )
         )
         print(f"    {name:<38} {r['throughput']:9.0f} {r['throughput'] / base['throughput']:7.2f} "
               f"{r['p50'] * 1000:8.2f} {r['p99'] * 1000:8.2f} {r['p99'] / base['p99']:10.2f}{extra}")
     speedup = results["superlite, batching (threads x16)"].figures["throughput"] / results["superlite, no batching (prefork)"].figures["throughput"]
-    print(f"batching vs no batching (prefork, the default): {speedup:.2f}x throughput  (goal >= 3x)")
+    workers_only = results["batching on workers only (threads x16)"].figures["throughput"] / results["superlite, no batching (prefork)"].figures["throughput"]
+    print("batch: mean inputs per predict_batches call on the workers; sent: mean calls per task the caller sent")
+    print(f"batching vs no batching (prefork, the default): {speedup:.2f}x throughput  (goal >= 3x); "
+          f"batching on workers only: {workers_only:.2f}x")
     plain, batching = results["superlite, no batching (prefork)"], results["superlite, batching (threads x16)"]
     if plain.worker_ms is not None and plain.caller_ms is not None and batching.worker_ms is not None and batching.caller_ms is not None:
         cost, batched_cost = plain.worker_ms + plain.caller_ms, batching.worker_ms + batching.caller_ms

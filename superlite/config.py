@@ -133,7 +133,9 @@ class CeleryOptions:
     none. ``parallelism``: chunks ``predict_batches`` splits into. ``result_backend``: where
     results go (default: Redis itself, ``rpc://`` for RabbitMQ). ``result_expires``: seconds an
     unread result stays in Redis. ``visibility_timeout``: Redis only, seconds after which a task
-    taken by a vanished worker is delivered again.
+    taken by a vanished worker is delivered again. ``caller_batching``: concurrent ``predict``
+    calls of a model that declares ``batching`` leave this process as shared ``predict_batches``
+    tasks, at most ``parallelism`` of them in flight per model (see ``docs/serving.md``).
     """
 
     queue: str = "superlite"
@@ -142,6 +144,7 @@ class CeleryOptions:
     result_backend: str | None = None
     result_expires: int = 600
     visibility_timeout: float = 120.0
+    caller_batching: bool = True
 
     __repr__ = _masked_repr
 

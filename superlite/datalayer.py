@@ -33,6 +33,7 @@ from superlite.components.reference import (
 )
 from superlite.components.remote import RemoteModel
 from superlite.compute.base import Compute, ResultHandle, Task, TaskOptions
+from superlite.compute.call_batching import CallBatching
 from superlite.compute.executor import Executor, running_options
 from superlite.compute.local import LocalCompute
 from superlite.compute.pipeline import Wrapper, open_compute
@@ -116,6 +117,8 @@ class Datalayer:
         self.executor = Executor(self._load_model, settings.cache)
         self.result_cache: ResultCache | None = None
         own: list[Wrapper] = [self._cache_results]
+        if settings.broker and settings.celery.caller_batching:
+            own.insert(0, partial(CallBatching, policy=self.policies.batching))
         if settings.broker:
             own.insert(0, partial(ServingRouter, local=LocalCompute(self.executor), mode_of=self.serving.mode))
         self.compute_backend: Compute = open_compute(settings, self.executor, (*own, *wrappers))

@@ -1,5 +1,8 @@
 """Micro-batching in-process: concurrent predictions of one model grouped into predict_batches calls.
 
+Small ``predict_batches`` calls (what callers with a broker send, tests/test_call_batching.py)
+join batches too.
+
 Batches are made deterministic by a long ``max_wait_ms`` with a small ``max_size``: a batch then
 closes exactly when ``max_size`` calls have arrived, never on the clock. Worker tests are in
 tests/compute/test_compute_batching.py.
@@ -79,6 +82,44 @@ def test_a_lone_call_waits_at_most_max_wait_ms(local_db) -> None:
     model = local_db.apply(BatchSizeModel("lone", batching=Batching(max_size=64, max_wait_ms=1)))
     assert local_db.compute(model.reference, "predict", ("x",)) == ["x", 1]
     assert BatchSizeModel.seen == [1]
+
+
+def test_small_predict_batches_calls_join_a_batch_with_single_predictions(local_db) -> None:
+    BatchSizeModel.seen.clear()
+    model = local_db.apply(BatchSizeModel("merged", batching=Batching(max_size=6, max_wait_ms=30_000)))
+    calls = [("predict_batches", ["a", "b"]), ("predict", "c"), ("predict_batches", ["d", "e"]), ("predict", "f")]
+    barrier = threading.Barrier(len(calls))
+
+    def call(method_and_input: tuple[str, Any]) -> Any:
+        barrier.wait()
+        return local_db.compute(model.reference, method_and_input[0], (method_and_input[1],))
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        answers = list(pool.map(call, calls))
+    assert answers == [[["a", 6], ["b", 6]], ["c", 6], [["d", 6], ["e", 6]], ["f", 6]]  # one batch of 6
+    assert BatchSizeModel.seen == [6]
+
+
+def test_a_batch_never_holds_more_than_max_size_inputs(local_db) -> None:
+    BatchSizeModel.seen.clear()
+    model = local_db.apply(BatchSizeModel("carry", batching=Batching(max_size=4, max_wait_ms=200)))
+    barrier = threading.Barrier(2)
+
+    def call(xs: list[str]) -> Any:
+        barrier.wait()
+        return local_db.compute(model.reference, "predict_batches", (xs,))
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(call, [["a", "b", "c"], ["d", "e", "f"]]))
+    assert answers == [[["a", 3], ["b", 3], ["c", 3]], [["d", 3], ["e", 3], ["f", 3]]]
+    assert BatchSizeModel.seen == [3, 3]  # the second call did not fit next to the first: it waited
+
+
+def test_predict_batches_of_more_than_max_size_runs_as_it_was_made(local_db) -> None:
+    BatchSizeModel.seen.clear()
+    model = local_db.apply(BatchSizeModel("large", batching=Batching(max_size=4, max_wait_ms=30_000)))
+    assert local_db.compute(model.reference, "predict_batches", (list(range(10)),)) == [[x, 10] for x in range(10)]
+    assert BatchSizeModel.seen == [10]
 
 
 def test_without_batching_predict_is_called_directly(local_db) -> None:

@@ -8,10 +8,16 @@ batcher takes the first waiting input, waits up to ``max_wait_ms`` for more (few
 each caller its own answer. If the batch call raises, every caller in the batch gets that
 exception; a result list of the wrong length is a :class:`~superlite.errors.ComputeError`.
 
+A ``predict_batches`` call of at most ``max_size`` inputs joins a batch too, as several inputs
+at once: callers with a broker send their concurrent calls as such small batches (see
+:mod:`superlite.compute.call_batching`), and the worker merges them with the others it has in
+hand. A batch never holds more than ``max_size`` inputs; a larger ``predict_batches`` call runs
+on its own, as it was made.
+
 Batches only form when calls arrive concurrently in one process: in-process compute runs calls
 on a thread pool, and a worker must run several tasks at once, which the ``threads`` pool does
 (``superlite worker --pool threads --concurrency 16``). A prefork pool process runs one task at
-a time, so each of its batches holds one input.
+a time, so each of its batches holds one call.
 """
 
 from __future__ import annotations
@@ -29,13 +35,13 @@ from superlite.errors import ComputeError
 
 
 class _Call:
-    """One waiting ``predict`` call: its input and the future its caller waits on."""
+    """One waiting call: its inputs (one for ``predict``) and the future of their outputs."""
 
-    __slots__ = ("x", "future")
+    __slots__ = ("xs", "future")
 
-    def __init__(self, x: Any) -> None:
-        self.x = x
-        self.future: Future[Any] = Future()
+    def __init__(self, xs: list[Any]) -> None:
+        self.xs = xs
+        self.future: Future[list[Any]] = Future()
 
 
 _STOP = object()
@@ -75,7 +81,20 @@ class MicroBatcher:
 
         After :meth:`close` (the model is being unloaded) a call runs alone, in the caller's thread.
         """
-        call = _Call(x)
+        return self._wait(_Call([x]))[0]
+
+    def predict_many(self, xs: Sequence[Any]) -> list[Any]:
+        """The model's answers for ``xs``, in a batch with whatever else is waiting if they fit in one.
+
+        More than ``max_size`` inputs run alone, in the caller's thread, as one ``predict_batches`` call.
+        """
+        call = _Call(list(xs))
+        if len(call.xs) > self.options.max_size:
+            self._answer([call])
+            return call.future.result()
+        return self._wait(call)
+
+    def _wait(self, call: _Call) -> list[Any]:
         with self._lock:
             queued = not self._closed
             if queued:
@@ -95,37 +114,43 @@ class MicroBatcher:
             self._thread.join()
 
     def _loop(self) -> None:
+        item: Any = None
         while True:
-            first = self._queue.get()
+            first = self._queue.get() if item is None else item
             if first is _STOP:
                 return
-            batch, stop = self._fill([first])
+            batch, item = self._fill(first)
             self._answer(batch)
-            if stop:
-                return
 
-    def _fill(self, batch: list[_Call]) -> tuple[list[_Call], bool]:
-        """``batch`` grown to ``max_size`` with calls arriving within ``max_wait_ms``; whether to stop after."""
+    def _fill(self, first: _Call) -> tuple[list[_Call], Any]:
+        """Calls arriving within ``max_wait_ms`` after ``first``, up to ``max_size`` inputs in all.
+
+        Also returns what was taken from the queue but belongs after this batch (a call that
+        does not fit, or the stop signal), else None.
+        """
+        batch, size = [first], len(first.xs)
         deadline = time.monotonic() + self.options.max_wait_ms / 1000
-        while len(batch) < self.options.max_size:
+        while size < self.options.max_size:
             try:
                 item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
-            if item is _STOP:
-                return batch, True
+            if item is _STOP or size + len(item.xs) > self.options.max_size:
+                return batch, item
             batch.append(item)
-        return batch, False
+            size += len(item.xs)
+        return batch, None
 
     def _answer(self, batch: list[_Call]) -> None:
         model = self._model()
+        inputs = [x for call in batch for x in call.xs]
         try:
             if model is None:
                 raise ComputeError(f"{self._name} was unloaded while {len(batch)} call(s) waited for a batch")
-            outputs = list(self._run_batch(model, [call.x for call in batch]))
-            if len(outputs) != len(batch):
+            outputs = list(self._run_batch(model, inputs))
+            if len(outputs) != len(inputs):
                 raise ComputeError(
-                    f"predict_batches of {self._name} returned {len(outputs)} outputs for {len(batch)} inputs"
+                    f"predict_batches of {self._name} returned {len(outputs)} outputs for {len(inputs)} inputs"
                 )
         except BaseException as exc:  # noqa: BLE001 - every caller of the batch gets the batch's error
             for call in batch:
@@ -134,9 +159,11 @@ class MicroBatcher:
         finally:
             del model
         self.batches += 1
-        self.inputs += len(batch)
-        for call, output in zip(batch, outputs):
-            call.future.set_result(output)
+        self.inputs += len(inputs)
+        start = 0
+        for call in batch:
+            call.future.set_result(outputs[start : start + len(call.xs)])
+            start += len(call.xs)
 
 
 class Batchers:

@@ -51,8 +51,8 @@ class Executor:
 
     Loaded models stay in :attr:`models`, an LRU cache bounded by ``options``. A loaded
     composite's children are proxies (handles to other cache entries), so they are not counted
-    in its size. ``predict`` calls of a model that declares ``batching`` go through its
-    micro-batcher in :attr:`batchers` (see :mod:`superlite.compute.batching`).
+    in its size. ``predict`` and ``predict_batches`` calls of a model that declares ``batching``
+    go through its micro-batcher in :attr:`batchers` (see :mod:`superlite.compute.batching`).
     """
 
     def __init__(self, load: Callable[[str], tuple[Component, int]], options: CacheOptions) -> None:
@@ -95,8 +95,9 @@ class Executor:
             self._running[uuid] += 1
         token = _RUNNING.set(task.options)
         try:
-            if task.method == "predict" and getattr(model, "batching", None) and len(task.args) == 1 and not task.kwargs:
-                return self.batchers.get(uuid, model).predict(task.args[0])
+            if _batchable(model, task):
+                batcher = self.batchers.get(uuid, model)
+                return batcher.predict(task.args[0]) if task.method == "predict" else batcher.predict_many(task.args[0])
             return getattr(model, task.method)(*task.args, **task.kwargs)
         finally:
             _RUNNING.reset(token)
@@ -134,6 +135,14 @@ class Executor:
         """Drop every loaded model and stop their batchers."""
         self.batchers.close()
         self.models.clear()
+
+
+def _batchable(model: Component, task: Task) -> bool:
+    """Whether ``task`` goes through the micro-batcher: ``predict(x)``, or ``predict_batches`` of a
+    list, of a model that declares ``batching``, without keyword options."""
+    if not getattr(model, "batching", None) or len(task.args) != 1 or task.kwargs:
+        return False
+    return task.method == "predict" or (task.method == "predict_batches" and isinstance(task.args[0], (list, tuple)))
 
 
 def _run_batch(model: Any, inputs: list[Any]) -> Any:

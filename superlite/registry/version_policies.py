@@ -1,4 +1,4 @@
-"""What a version's record says about serving it, read once per uuid: ``cache=`` and ``priority=``.
+"""What a version's record says about serving it, read once per uuid: ``cache=``, ``priority=``, ``batching=``.
 
 A version's record never changes, so what it says is read once per uuid; it is read again after
 the change feed shows a removal of that identifier (through the resolver's
@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from superlite.components.batching import Batching
 from superlite.compute.results import DEFAULT_TTL
 from superlite.registry.alias_watch import AliasWatch
 from superlite.stores.base import MetadataStore
@@ -19,11 +20,13 @@ from superlite.stores.base import MetadataStore
 
 @dataclass(frozen=True)
 class VersionPolicy:
-    """How callers treat one version: its cached answers' ``(content_hash, ttl)`` (None: not cached)
-    and the priority of its calls when the caller gives none (None: the backend's default)."""
+    """How callers treat one version: its cached answers' ``(content_hash, ttl)`` (None: not cached),
+    the priority of its calls when the caller gives none (None: the backend's default), and its
+    micro-batching options (None: calls are sent one by one)."""
 
     cache: tuple[str, float] | None = None
     priority: str | None = None
+    batching: Batching | None = None
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class _Known:
 
 
 class VersionPolicies:
-    """``policies.of(uuid)``, ``policies.cache(uuid)``, ``policies.priority(uuid)``; see the module docstring."""
+    """``policies.of(uuid)``, ``.cache(uuid)``, ``.priority(uuid)``, ``.batching(uuid)``; see the module docstring."""
 
     def __init__(self, metadata: MetadataStore, watch: Callable[[], AliasWatch | None]) -> None:
         self.metadata = metadata
@@ -50,6 +53,10 @@ class VersionPolicies:
     def priority(self, uuid: str) -> str | None:
         """The default priority of calls to version ``uuid`` (``priority=`` on the model), or None."""
         return self.of(uuid).priority
+
+    def batching(self, uuid: str) -> Batching | None:
+        """The micro-batching options of version ``uuid`` (``batching=`` on the model), or None."""
+        return self.of(uuid).batching
 
     def of(self, uuid: str) -> VersionPolicy:
         """Everything version ``uuid``'s record says about serving it (an unknown uuid: the defaults)."""
@@ -67,6 +74,7 @@ class VersionPolicies:
         policy = VersionPolicy(
             cache=None if cache is None or cache is False else (record.content_hash, DEFAULT_TTL if cache is True else float(cache)),  # type: ignore[arg-type]
             priority=priority if isinstance(priority, str) else None,
+            batching=Batching.of(record.params.get("batching"), f"{record.type_id} {record.identifier!r}"),  # type: ignore[arg-type]
         )
         with self._lock:
             self._known[uuid] = _Known(position, record.type_id, record.identifier, policy)

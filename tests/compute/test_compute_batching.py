@@ -62,6 +62,29 @@ def test_a_worker_reports_its_batch_counts_with_its_loaded_models(
     assert [(m["batches"], m["inputs"]) for m in loaded] == [(2, 8)]
 
 
+def test_calls_a_caller_held_reach_the_worker_as_one_batch(make_stack: Callable[..., Stack], redis_broker: str) -> None:
+    stack = make_stack(redis_broker, "--pool", "threads", "--concurrency", "8")
+    with stack.connect(parallelism=1) as db:  # one task of a model in flight at a time
+        name = f"batched-{uuid.uuid4().hex[:6]}"
+        db.apply(BatchReport(name, batching=Batching(max_size=4, max_wait_ms=50)))
+        reference = db.load("model", name).reference
+        first = db.compute(reference, "predict", ("slow",), wait=False)
+        held = [db.compute(reference, "predict", (x,), wait=False) for x in "abc"]  # held until "slow" answers
+        answers = [h.result(60) for h in [first, *held]]
+    assert [a[:2] for a in answers] == [["slow", 1], ["a", 3], ["b", 3], ["c", 3]]
+
+
+def test_without_caller_batching_each_call_is_a_task(make_stack: Callable[..., Stack], redis_broker: str) -> None:
+    stack = make_stack(redis_broker, "--pool", "threads", "--concurrency", "8")
+    with stack.connect(parallelism=1, caller_batching=False) as db:
+        name = f"batched-{uuid.uuid4().hex[:6]}"
+        db.apply(BatchReport(name, batching=Batching(max_size=4, max_wait_ms=30_000)))
+        reference = db.load("model", name).reference
+        handles = [db.compute(reference, "predict", (x,), wait=False) for x in "abcd"]
+        answers = [h.result(60) for h in handles]
+    assert [a[:2] for a in answers] == [["a", 4], ["b", 4], ["c", 4], ["d", 4]]  # the worker batched them
+
+
 def test_a_prefork_worker_still_answers_a_batching_model(make_stack: Callable[..., Stack], redis_broker: str) -> None:
     stack = make_stack(redis_broker, "--concurrency", "1")
     with stack.connect() as db:
