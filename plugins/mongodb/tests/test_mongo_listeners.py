@@ -1,15 +1,22 @@
-"""Listeners on MongoDB collections (mongomock: the polling path), documents written by the client directly."""
+"""Listeners on MongoDB collections (mongomock: the polling path), documents written by the client directly.
+
+The shared listener contract (superlite.testing.listener_contract) runs here; the tests after
+it are about MongoDB alone (dotted keys, filters).
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from superlite_mongodb.connection import forget_mongomock, open_connection
+from superlite_mongodb.listeners import MongoListenerSource
 
 import superlite
 from superlite import Listener, ObjectModel
+from superlite.testing.listener_contract import TABLE, ListenerContract
 
 
 @pytest.fixture
@@ -21,6 +28,43 @@ def mongo() -> Iterator[tuple[superlite.Datalayer, object]]:
         connection = open_connection(uri)
         yield db, connection.database
     forget_mongomock(name)
+
+
+class TestMongoSourcesListen(ListenerContract):
+    """The shared listener contract on mongomock collections."""
+
+    @pytest.fixture
+    def db(self, mongo) -> superlite.Datalayer:
+        return mongo[0]
+
+    @pytest.fixture
+    def rows(self, mongo) -> MongoRows:
+        return MongoRows(mongo[1])
+
+
+class MongoRows:
+    """:class:`~superlite.testing.listener_contract.AppRows` through a plain pymongo (mongomock) client."""
+
+    source_class = MongoListenerSource
+
+    def __init__(self, database: Any) -> None:
+        self.database = database
+
+    def insert(self, *rows: dict[str, Any]) -> None:
+        self.database[TABLE].insert_many([{"_id": row["id"], "text": row["text"]} for row in rows])
+
+    def update(self, row_id: int, text: str) -> None:
+        self.database[TABLE].update_one({"_id": row_id}, {"$set": {"text": text}})
+
+    def delete(self, row_id: int) -> None:
+        self.database[TABLE].delete_one({"_id": row_id})
+
+    def output_column(self, listener: str, column: str) -> list[Any]:
+        field = "_id" if column == "source_id" else column
+        return [doc[field] for doc in self.database[f"_outputs__{listener}"].find()]
+
+    def has_outputs_table(self, listener: str) -> bool:
+        return f"_outputs__{listener}" in self.database.list_collection_names()
 
 
 def shout(text: str) -> str:
@@ -49,23 +93,3 @@ def test_documents_inserted_updated_deleted_and_filtered(mongo) -> None:
     db.catch_up("loud")
     assert db.outputs("loud") == {}
     assert database["_outputs__loud"].count_documents({}) == 0
-
-
-def test_new_version_recomputes_and_remove_drops_outputs(mongo) -> None:
-    db, database = mongo
-    database.reviews.insert_many([{"_id": i, "text": t} for i, t in enumerate(["a", "boom"])])
-    db.apply(ObjectModel("shout", object=shout))
-    db.apply(Listener("loud", model="shout@latest", table="reviews", key="text"))
-    db.apply(ObjectModel("length", object=len))
-    db.apply(Listener("size", model="length", table="_outputs__loud", key="output"))
-    assert db.outputs("size") == {0: 1}
-    db.apply(ObjectModel("shout", object=lambda text: text.upper() + "!"))
-    assert db.catch_up("loud") == {"computed": 2, "failed": 0, "deleted": 0, "model_version": 1}
-    db.catch_up("size")
-    assert db.outputs("size") == {0: 2, 1: 5}
-    assert {doc["model_version"] for doc in database["_outputs__loud"].find()} == {1}
-
-    db.remove("listener", "size", keep_outputs=True)
-    db.remove("listener", "loud")
-    assert "_outputs__loud" not in database.list_collection_names()
-    assert database["_outputs__size"].count_documents({}) == 2

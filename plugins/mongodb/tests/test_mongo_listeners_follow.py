@@ -20,7 +20,7 @@ from superlite_mongodb.listeners import MongoListenerSource
 
 import superlite
 from superlite import Listener, ObjectModel
-from superlite.listeners import ListenerBusyError, ListenerRunner
+from superlite.listeners import ListenerRunner
 
 #: Seconds to wait for the following thread (generous for a loaded machine; not a timing claim).
 WAIT = 30.0
@@ -86,82 +86,6 @@ def test_following_thread_sees_inserts_updates_and_deletes(mongo) -> None:
         stop.set()
         follower.join(30)
     assert not follower.is_alive()
-
-
-def test_outputs_the_wire_codec_carries_round_trip(mongo) -> None:
-    db, database = mongo
-    database.blobs.insert_many([{"_id": 1, "text": "ab"}, {"_id": 2, "text": "c"}])
-    db.apply(ObjectModel("pack", object=lambda text: (text.encode(), {1: text}, [b"\x00\xff"])))
-    db.apply(Listener("packed", model="pack", table="blobs", key="text"))
-    assert db.outputs("packed") == {1: (b"ab", {1: "ab"}, [b"\x00\xff"]), 2: (b"c", {1: "c"}, [b"\x00\xff"])}
-    database.blobs.update_one({"_id": 2}, {"$set": {"text": "d"}})
-    db.catch_up("packed")
-    assert db.outputs("packed")[2] == (b"d", {1: "d"}, [b"\x00\xff"])
-
-
-def test_an_output_that_cannot_be_stored_is_the_rows_error(mongo) -> None:
-    db, database = mongo
-    database.numbers.insert_many([{"_id": 1, "x": 1.0}, {"_id": 2, "x": 0.0}, {"_id": 3, "x": 3.0}])
-    db.apply(ObjectModel("odd", object=lambda x: {x} if x == 3.0 else (float("nan") if x == 0.0 else x)))
-    db.apply(Listener("odd", model="odd", table="numbers", key="x"))
-    assert db.outputs("odd") == {1: 1.0}
-    failed = db.listener_errors("odd")
-    assert set(failed) == {2, 3}
-    assert "NaN" in failed[2] and "set" in failed[3]
-
-
-def test_interrupted_backfill_resumes(mongo, monkeypatch: pytest.MonkeyPatch) -> None:
-    db, database = mongo
-    database.reviews.insert_many([{"_id": i, "text": f"row {i}"} for i in range(10)])
-    db.apply(ObjectModel("shout", object=shout))
-    db.apply(Listener("loud", model="shout", table="reviews", key="text", batch_size=2, backfill=False))
-    commit = MongoListenerSource.commit
-    calls = []
-
-    def failing_third(self, model, batch):
-        calls.append(batch)
-        if len(calls) == 3:
-            raise RuntimeError("the process died here")
-        commit(self, model, batch)
-
-    monkeypatch.setattr(MongoListenerSource, "commit", failing_third)
-    with pytest.raises(RuntimeError, match="died"):
-        db.catch_up("loud")
-    monkeypatch.undo()
-    assert len(db.outputs("loud")) == 4
-    assert db.catch_up("loud")["computed"] == 6
-    assert db.outputs("loud") == {i: f"ROW {i}" for i in range(10)}
-
-
-def test_one_process_at_a_time(mongo) -> None:
-    db, database = mongo
-    database.reviews.insert_one({"_id": 1, "text": "good"})
-    db.apply(ObjectModel("shout", object=shout))
-    listener = db.apply(Listener("loud", model="shout", table="reviews", key="text"))
-    first, second = ListenerRunner(db), ListenerRunner(db)
-    with first.source(listener) as source:
-        assert source.acquire(first.owner, 60)
-        assert not source.acquire(second.owner, 60)
-        with pytest.raises(ListenerBusyError):
-            second.catch_up("loud", wait=0)
-        source.release(first.owner)
-    database.reviews.insert_one({"_id": 2, "text": "new"})
-    assert second.catch_up("loud", wait=0)["computed"] == 1
-
-
-def test_errors_retried_by_the_next_version_and_alias_moves(mongo) -> None:
-    db, database = mongo
-    database.reviews.insert_many([{"_id": 1, "text": "good"}, {"_id": 2, "text": "boom"}])
-    db.apply(ObjectModel("shout", object=shout))
-    db.apply(ObjectModel("shout", object=lambda text: text + "!"))
-    db.set_alias("model", "shout", "production", 0)
-    db.apply(Listener("loud", model="shout@production", table="reviews", key="text"))
-    assert db.outputs("loud") == {1: "GOOD"} and set(db.listener_errors("loud")) == {2}
-    db.set_alias("model", "shout", "production", 1)
-    assert db.catch_up("loud") == {"computed": 2, "failed": 0, "deleted": 0, "model_version": 1}
-    assert db.outputs("loud") == {1: "good!", 2: "boom!"}
-    assert db.listener_errors("loud") == {}
-    assert {doc["model_version"] for doc in database["_outputs__loud"].find()} == {1}
 
 
 def test_status_shows_lag_and_errors(mongo) -> None:
