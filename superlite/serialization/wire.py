@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import base64
 import json
+import reprlib
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -115,7 +116,7 @@ class _Unsupported(Exception):
         self.path: list[str] = []
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PreEncoded:
     """A value already turned into a JSON tree by :meth:`WireCodec.to_json_value`.
 
@@ -124,6 +125,10 @@ class PreEncoded:
     """
 
     tree: Any
+
+    def __repr__(self) -> str:
+        """An abbreviated view of the tree: Celery takes the repr of every task's return value."""
+        return f"PreEncoded({reprlib.repr(self.tree)})"
 
 
 def _type_name(value: object) -> str:

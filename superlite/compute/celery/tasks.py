@@ -130,11 +130,13 @@ class WorkerState:
         kwargs: dict[str, Any],
         options: dict[str, Any] | None,
         task_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Run one task and return its envelope (the result, or what went wrong).
+    ) -> PreEncoded:
+        """Run one task and return its envelope (the result, or what went wrong), encoded already.
 
-        A failure is logged here, at WARNING; a success by :func:`log_success` once its result is
-        stored, so that the caller's answer never waits for the log line.
+        The envelope is one :class:`PreEncoded` tree, so Celery handles (and takes the repr of)
+        a single object, never the result's own containers. A failure is logged here, at
+        WARNING; a success by :func:`log_success` once its result is stored, so that the
+        caller's answer never waits for the log line.
         """
         try:
             task = task_from_message(reference, method, args, kwargs, options)
@@ -143,15 +145,15 @@ class WorkerState:
         except Exception as exc:
             exc = with_import_hint(exc)
             logger.warning("task %s: %s of %s failed: %s: %s", task_id, method, reference, type(exc).__name__, exc)
-            return failure(exc)
-        return success(PreEncoded(tree))
+            return PreEncoded(failure(exc))
+        return PreEncoded(success(tree))
 
 
-def log_success(task_id: str, reference: str, method: str, seconds: float, envelope: dict[str, Any]) -> None:
+def log_success(task_id: str, reference: str, method: str, seconds: float, envelope: PreEncoded) -> None:
     """Log a finished task: its id, reference and time taken and the result's size at INFO, the result at DEBUG."""
-    if not logger.isEnabledFor(logging.INFO) or OK not in envelope:
+    if not logger.isEnabledFor(logging.INFO) or OK not in envelope.tree:
         return
-    tree = envelope[OK].tree
+    tree = envelope.tree[OK]
     size = len(json.dumps(tree, separators=(",", ":")))
     logger.info("task %s: %s of %s done in %.1f ms, result %d bytes", task_id, method, reference, seconds * 1000, size)
     logger.debug("task %s result: %r", task_id, tree)
@@ -199,7 +201,7 @@ def register_task(app: Celery, state: WorkerState) -> Any:
     def execute(
         self: Any,
         reference: str, method: str, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> PreEncoded:
         """Run ``method(*args, **kwargs)`` of the model ``reference`` pins; return its envelope.
 
         A failure raises :class:`TaskFailed`, so Celery records the task as failed.
@@ -207,8 +209,8 @@ def register_task(app: Celery, state: WorkerState) -> Any:
         started = time.perf_counter()
         envelope = state.run(reference, method, args, kwargs, options, task_id=self.request.id)
         setattr(self.request, ELAPSED, time.perf_counter() - started)
-        if ERROR in envelope:
-            raise TaskFailed(envelope[ERROR])
+        if ERROR in envelope.tree:
+            raise TaskFailed(envelope.tree[ERROR])
         return envelope
 
     return execute
