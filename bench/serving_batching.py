@@ -1,7 +1,7 @@
 """Benchmark micro-batching: 32 concurrent callers of a small torch model on 2 worker processes.
 
     python bench/serving_batching.py [--broker redis://127.0.0.1:6379/0] [--seconds 8] [--callers 32]
-                                     [--hidden 2048] [--depth 3] [--parallelism 8]
+                                     [--hidden 2048] [--depth 3] [--parallelism 4]
 
 Starts two worker processes at a time on a fresh SQLite database and queue, and drives each setup
 with ``--callers`` threads that predict one input after another for ``--seconds`` seconds:
@@ -15,7 +15,8 @@ with ``--callers`` threads that predict one input after another for ``--seconds`
   workers, so concurrent calls meet in one process, called from a Datalayer connected with
   ``caller_batching=False``: every call is a task of its own;
 * **superlite, batching**: the same, from a Datalayer with the default ``caller_batching=True``:
-  calls made while ``parallelism`` (8) tasks of the model are in flight leave together as one
+  calls made while ``--parallelism`` (4: twice the worker processes, as ``docs/serving.md``
+  advises; ``connect``'s default is 8) tasks of the model are in flight leave together as one
   ``predict_batches`` task, which the workers merge further.
 
 Each worker process loads the models (``--preload "model:*"``) and builds the raw task's network
@@ -250,7 +251,8 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=32, help="concurrent caller threads")
     parser.add_argument("--hidden", type=int, default=2048, help="units per hidden layer")
     parser.add_argument("--depth", type=int, default=3, help="hidden layers")
-    parser.add_argument("--parallelism", type=int, default=None, help="the callers' parallelism option (default: connect's, 8)")
+    parser.add_argument("--parallelism", type=int, default=4,
+                        help="the callers' parallelism option: tasks of one model in flight (default 4, twice the 2 workers, as docs/serving.md advises)")
     parser.add_argument("--serve", metavar="URI", help=argparse.SUPPRESS)
     parser.add_argument("--queue", help=argparse.SUPPRESS)
     parser.add_argument("--pool", default="prefork", help=argparse.SUPPRESS)
@@ -268,7 +270,7 @@ def main() -> None:
     results: dict[str, Setup] = {}
     with tempfile.TemporaryDirectory(prefix="superlite-bench-") as tmp:
         uri, queue = f"sqlite:///{tmp}/bench.db", f"bench-{uuid.uuid4().hex[:8]}"
-        options = {"broker": args.broker, "queue": queue, "timeout": 120, "parallelism": args.parallelism}
+        options: dict[str, Any] = {"broker": args.broker, "queue": queue, "timeout": 120, "parallelism": args.parallelism}
         with superlite.connect(uri, **options) as db, superlite.connect(uri, **options, caller_batching=False) as one_by_one:
             app = db.compute_backend.backend.app
             plain = db.apply(TorchModel("mlp", object=build_net(args.hidden, args.depth), batch_size=64))
@@ -293,7 +295,7 @@ def main() -> None:
 
     base = results["raw celery (prefork)"].figures
     print(f"superlite micro-batching benchmark: broker {mask_uri(args.broker)}, 2 workers, {args.callers} callers, "
-          f"parallelism {args.parallelism or 'default'}, "
+          f"callers' parallelism {args.parallelism}, "
           f"{args.seconds:g} s each, WideMLP({N_IN}, {N_OUT}, hidden={args.hidden}, depth={args.depth}), Python {sys.version.split()[0]}")
     print("baseline: raw Celery task running the same network on one input, same app, broker and queue")
     print("CPU ms per call in the workers and in the calling process; machine: share of both cores busy (any process)")

@@ -14,9 +14,10 @@ from __future__ import annotations
 import abc
 import asyncio
 import hashlib
+import itertools
 import json
+import os
 import time
-import uuid as uuid_module
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -33,6 +34,28 @@ ASYNC_POLL_FIRST, ASYNC_POLL_MAX = 0.001, 0.05
 PRIORITIES = (None, *MODEL_PRIORITIES)
 
 
+class _RequestIds:
+    """Request ids unique across processes and cheaper than a uuid4 per call (no system call).
+
+    A random prefix per process (drawn again in a forked child), then a counter: 32 hex digits.
+    """
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._prefix = os.urandom(10).hex()
+        self._counter = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter):012x}"
+
+
+#: A new request id: ``new_request_id()``.
+new_request_id = _RequestIds()
+
+
 @dataclass(frozen=True)
 class TaskOptions:
     """How to run a task, not what to run.
@@ -47,7 +70,7 @@ class TaskOptions:
     priority: str | None = None
     queue: str | None = None
     deadline: float | None = None
-    request_id: str = field(default_factory=lambda: uuid_module.uuid4().hex)
+    request_id: str = field(default_factory=new_request_id)
     routing_key: str | None = None
 
     def __post_init__(self) -> None:

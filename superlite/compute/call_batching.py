@@ -157,11 +157,13 @@ class CallBatching(ComputeWrapper):
 
     def submit_many(self, tasks: Sequence[Task]) -> list[ResultHandle]:
         """Hold or send the calls of batching models; pass the other tasks on."""
+        batching = [self._batching(task) for task in tasks]
+        if not any(batching):
+            return self.inner.submit_many(tasks)
         handles: list[ResultHandle | None] = [None] * len(tasks)
         others: list[int] = []
         leaving: list[_Batch] = []
-        for position, task in enumerate(tasks):
-            options = self._batching(task)
+        for position, (task, options) in enumerate(zip(tasks, batching)):
             if options is None:
                 others.append(position)
                 continue

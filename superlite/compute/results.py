@@ -164,10 +164,12 @@ class ResultCache(ComputeWrapper):
 
     def submit_many(self, tasks: Sequence[Task]) -> list[ResultHandle]:
         """Answer from the cache what it holds; send the rest on, keeping their answers."""
+        lookups = [self._lookup(task) for task in tasks]
+        if not any(lookups):
+            return self.inner.submit_many(tasks)
         handles: list[ResultHandle | None] = []
         pending: list[tuple[int, Task, str | None, float]] = []
-        for task in tasks:
-            cached = self._lookup(task)
+        for task, cached in zip(tasks, lookups):
             if isinstance(cached, CachedResult):
                 handles.append(cached)
                 continue

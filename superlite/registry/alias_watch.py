@@ -52,17 +52,20 @@ class AliasWatch:
         with self._lock:
             return self._position
 
+    # fresh() and fresh_type() run on every call, so they read without the lock: each read is one
+    # atomic dict or attribute read, and poll() notes the changes before it extends the trust, so
+    # a reader that sees the new trust also sees the changes noted with it.
+
     def fresh(self, key: AliasKey, position: int) -> bool:
         """Whether a state of ``key`` read at ``position`` may still be used."""
-        with self._lock:
-            if time.monotonic() > self._trusted_until:
-                return False
-            return position >= max(self._changed.get(key, 0), self._changed.get((key[0], key[1], None), 0))
+        if time.monotonic() > self._trusted_until:
+            return False
+        changed = self._changed
+        return position >= changed.get(key, 0) and position >= changed.get((key[0], key[1], None), 0)
 
     def fresh_type(self, type_id: str, position: int) -> bool:
         """Whether something derived from every component of ``type_id``, read at ``position``, may still be used."""
-        with self._lock:
-            return time.monotonic() <= self._trusted_until and position >= self._changed_types.get(type_id, 0)
+        return time.monotonic() <= self._trusted_until and position >= self._changed_types.get(type_id, 0)
 
     def poll(self) -> None:
         """Read the feed from the position seen and note which aliases and identifiers changed."""

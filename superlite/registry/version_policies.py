@@ -61,8 +61,7 @@ class VersionPolicies:
     def of(self, uuid: str) -> VersionPolicy:
         """Everything version ``uuid``'s record says about serving it (an unknown uuid: the defaults)."""
         watch = self._watch()
-        with self._lock:
-            known = self._known.get(uuid)
+        known = self._known.get(uuid)  # one atomic read: entries are only ever replaced whole
         if known is not None and (watch is None or watch.fresh((known.type_id, known.identifier, None), known.position)):
             return known.policy
         position = watch.position() if watch is not None else 0
