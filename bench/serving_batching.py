@@ -1,7 +1,7 @@
 """Benchmark micro-batching: 32 concurrent callers of a small torch model on 2 worker processes.
 
     python bench/serving_batching.py [--broker redis://127.0.0.1:6379/0] [--seconds 8] [--callers 32]
-                                     [--hidden 2048] [--depth 3] [--parallelism 4]
+                                     [--hidden 2048] [--depth 3] [--parallelism 2]
 
 Starts two worker processes at a time on a fresh SQLite database and queue, and drives each setup
 with ``--callers`` threads that predict one input after another for ``--seconds`` seconds:
@@ -11,11 +11,11 @@ with ``--callers`` threads that predict one input after another for ``--seconds`
 * **superlite, no batching**: ``TorchModel.predict`` through a proxy on ``prefork`` workers
   (the default deployment);
 * **superlite, batching on workers only**: the same model with
-  ``batching=Batching(max_size=32, max_wait_ms=5)`` on ``--pool threads --concurrency 16``
+  ``batching=Batching(max_size=32, max_wait_ms=5)`` (``--max-wait-ms``) on ``--pool threads --concurrency 16``
   workers, so concurrent calls meet in one process, called from a Datalayer connected with
   ``caller_batching=False``: every call is a task of its own;
 * **superlite, batching**: the same, from a Datalayer with the default ``caller_batching=True``:
-  calls made while ``--parallelism`` (4: twice the worker processes, as ``docs/serving.md``
+  calls made while ``--parallelism`` (2: one per worker process, as ``docs/serving.md``
   advises; ``connect``'s default is 8) tasks of the model are in flight leave together as one
   ``predict_batches`` task, which the workers merge further.
 
@@ -251,8 +251,9 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=32, help="concurrent caller threads")
     parser.add_argument("--hidden", type=int, default=2048, help="units per hidden layer")
     parser.add_argument("--depth", type=int, default=3, help="hidden layers")
-    parser.add_argument("--parallelism", type=int, default=4,
-                        help="the callers' parallelism option: tasks of one model in flight (default 4, twice the 2 workers, as docs/serving.md advises)")
+    parser.add_argument("--max-wait-ms", type=float, default=5.0, help="the batching model's max_wait_ms")
+    parser.add_argument("--parallelism", type=int, default=2,
+                        help="the callers' parallelism option: tasks of one model in flight (default 2, one per worker, as docs/serving.md advises)")
     parser.add_argument("--serve", metavar="URI", help=argparse.SUPPRESS)
     parser.add_argument("--queue", help=argparse.SUPPRESS)
     parser.add_argument("--pool", default="prefork", help=argparse.SUPPRESS)
@@ -275,7 +276,7 @@ def main() -> None:
             app = db.compute_backend.backend.app
             plain = db.apply(TorchModel("mlp", object=build_net(args.hidden, args.depth), batch_size=64))
             batched = db.apply(
-                TorchModel("mlp-batched", object=build_net(args.hidden, args.depth), batch_size=64, batching=Batching(max_size=32, max_wait_ms=5))
+                TorchModel("mlp-batched", object=build_net(args.hidden, args.depth), batch_size=64, batching=Batching(max_size=32, max_wait_ms=args.max_wait_ms))
             )
             plain_proxy, batched_proxy = db.load("model", plain.identifier), db.load("model", batched.identifier)
             unsent_proxy = one_by_one.load("model", batched.identifier)

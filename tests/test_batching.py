@@ -84,35 +84,69 @@ def test_a_lone_call_waits_at_most_max_wait_ms(local_db) -> None:
     assert BatchSizeModel.seen == [1]
 
 
-def test_small_predict_batches_calls_join_a_batch_with_single_predictions(local_db) -> None:
-    BatchSizeModel.seen.clear()
-    model = local_db.apply(BatchSizeModel("merged", batching=Batching(max_size=6, max_wait_ms=30_000)))
-    calls = [("predict_batches", ["a", "b"]), ("predict", "c"), ("predict_batches", ["d", "e"]), ("predict", "f")]
-    barrier = threading.Barrier(len(calls))
+@dataclass
+class GatedSizeModel(Model):
+    """Answers ``[x, size of the batch]``; a batch holding "slow" waits for :attr:`gate` first."""
 
-    def call(method_and_input: tuple[str, Any]) -> Any:
-        barrier.wait()
-        return local_db.compute(model.reference, method_and_input[0], (method_and_input[1],))
+    gate: ClassVar[threading.Event] = threading.Event()
+    started: ClassVar[threading.Event] = threading.Event()
+    seen: ClassVar[list[list[Any]]] = []
 
-    with ThreadPoolExecutor(len(calls)) as pool:
-        answers = list(pool.map(call, calls))
-    assert answers == [[["a", 6], ["b", 6]], ["c", 6], [["d", 6], ["e", 6]], ["f", 6]]  # one batch of 6
-    assert BatchSizeModel.seen == [6]
+    def predict_batches(self, xs: Any) -> list[Any]:
+        type(self).seen.append(list(xs))
+        if "slow" in xs:
+            type(self).started.set()
+            assert type(self).gate.wait(30)
+        return [[x, len(xs)] for x in xs]
 
 
-def test_a_batch_never_holds_more_than_max_size_inputs(local_db) -> None:
-    BatchSizeModel.seen.clear()
-    model = local_db.apply(BatchSizeModel("carry", batching=Batching(max_size=4, max_wait_ms=200)))
-    barrier = threading.Barrier(2)
+@pytest.fixture
+def gated(local_db) -> Any:
+    """Call ``gated(model, calls)``: the batcher is kept busy while ``calls`` ((method, input) pairs) queue up.
 
-    def call(xs: list[str]) -> Any:
-        barrier.wait()
-        return local_db.compute(model.reference, "predict_batches", (xs,))
+    In-process compute runs 4 calls at once, so the "slow" call and at most 3 others.
+    """
+    GatedSizeModel.gate.clear()
+    GatedSizeModel.started.clear()
+    GatedSizeModel.seen.clear()
 
-    with ThreadPoolExecutor(2) as pool:
-        answers = list(pool.map(call, [["a", "b", "c"], ["d", "e", "f"]]))
+    def run(model: Any, calls: list[tuple[str, Any]]) -> list[Any]:
+        with ThreadPoolExecutor(len(calls) + 1) as pool:
+            slow = pool.submit(local_db.compute, model.reference, "predict", ("slow",))
+            assert GatedSizeModel.started.wait(30)
+            queued = [pool.submit(local_db.compute, model.reference, method, (x,)) for method, x in calls]
+            batcher = local_db.executor.batchers.get(model.uuid, local_db.executor.models.get(model.uuid))
+            while batcher._queue.qsize() < len(calls):  # every call is queued behind the busy batch
+                threading.Event().wait(0.01)
+            GatedSizeModel.gate.set()
+            assert slow.result(30) == ["slow", 1]
+            return [future.result(30) for future in queued]
+
+    yield run
+    GatedSizeModel.gate.set()
+
+
+def test_small_predict_batches_calls_join_a_batch_with_single_predictions(local_db, gated) -> None:
+    model = local_db.apply(GatedSizeModel("merged", batching=Batching(max_size=5, max_wait_ms=0)))
+    answers = gated(model, [("predict_batches", ["a", "b"]), ("predict", "c"), ("predict_batches", ["d", "e"])])
+    assert answers == [[["a", 5], ["b", 5]], ["c", 5], [["d", 5], ["e", 5]]]
+    assert len(GatedSizeModel.seen) == 2 and sorted(GatedSizeModel.seen[1]) == list("abcde")  # one batch of 5
+
+
+def test_a_batch_never_holds_more_than_max_size_inputs(local_db, gated) -> None:
+    model = local_db.apply(GatedSizeModel("carry", batching=Batching(max_size=4, max_wait_ms=0)))
+    answers = gated(model, [("predict_batches", ["a", "b", "c"]), ("predict_batches", ["d", "e", "f"])])
     assert answers == [[["a", 3], ["b", 3], ["c", 3]], [["d", 3], ["e", 3], ["f", 3]]]
-    assert BatchSizeModel.seen == [3, 3]  # the second call did not fit next to the first: it waited
+    assert GatedSizeModel.seen[1:] == [["a", "b", "c"], ["d", "e", "f"]]  # the second did not fit next to the first
+
+
+def test_a_batch_opened_by_a_predict_batches_call_does_not_wait_for_company(local_db) -> None:
+    BatchSizeModel.seen.clear()
+    model = local_db.apply(BatchSizeModel("nowait", batching=Batching(max_size=8, max_wait_ms=60_000)))
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(local_db.compute, model.reference, "predict_batches", (["a", "b"],))
+        assert answer.result(30) == [["a", 2], ["b", 2]]  # the one-minute window was not waited out
+    assert BatchSizeModel.seen == [2]
 
 
 def test_predict_batches_of_more_than_max_size_runs_as_it_was_made(local_db) -> None:

@@ -11,8 +11,9 @@ exception; a result list of the wrong length is a :class:`~superlite.errors.Comp
 A ``predict_batches`` call of at most ``max_size`` inputs joins a batch too, as several inputs
 at once: callers with a broker send their concurrent calls as such small batches (see
 :mod:`superlite.compute.call_batching`), and the worker merges them with the others it has in
-hand. A batch never holds more than ``max_size`` inputs; a larger ``predict_batches`` call runs
-on its own, as it was made.
+hand. A batch such a call opens takes what is waiting and does not wait ``max_wait_ms`` for
+more: its calls were held by their caller already. A batch never holds more than ``max_size``
+inputs; a larger ``predict_batches`` call runs on its own, as it was made.
 
 Batches only form when calls arrive concurrently in one process: in-process compute runs calls
 on a thread pool, and a worker must run several tasks at once, which the ``threads`` pool does
@@ -35,12 +36,14 @@ from superlite.errors import ComputeError
 
 
 class _Call:
-    """One waiting call: its inputs (one for ``predict``) and the future of their outputs."""
+    """One waiting call: its inputs (one for ``predict``), whether a batch it opens waits for
+    company (only ``predict`` calls do), and the future of their outputs."""
 
-    __slots__ = ("xs", "future")
+    __slots__ = ("xs", "waits", "future")
 
-    def __init__(self, xs: list[Any]) -> None:
+    def __init__(self, xs: list[Any], waits: bool) -> None:
         self.xs = xs
+        self.waits = waits
         self.future: Future[list[Any]] = Future()
 
 
@@ -81,14 +84,17 @@ class MicroBatcher:
 
         After :meth:`close` (the model is being unloaded) a call runs alone, in the caller's thread.
         """
-        return self._wait(_Call([x]))[0]
+        return self._wait(_Call([x], waits=True))[0]
 
     def predict_many(self, xs: Sequence[Any]) -> list[Any]:
         """The model's answers for ``xs``, in a batch with whatever else is waiting if they fit in one.
 
-        More than ``max_size`` inputs run alone, in the caller's thread, as one ``predict_batches`` call.
+        A batch they open takes what is waiting then and does not wait for more: such calls come
+        from callers that held them while earlier tasks were in flight, so they have waited
+        already. More than ``max_size`` inputs run alone, in the caller's thread, as one
+        ``predict_batches`` call.
         """
-        call = _Call(list(xs))
+        call = _Call(list(xs), waits=False)
         if len(call.xs) > self.options.max_size:
             self._answer([call])
             return call.future.result()
@@ -123,13 +129,13 @@ class MicroBatcher:
             self._answer(batch)
 
     def _fill(self, first: _Call) -> tuple[list[_Call], Any]:
-        """Calls arriving within ``max_wait_ms`` after ``first``, up to ``max_size`` inputs in all.
+        """Calls arriving within ``max_wait_ms`` after ``first`` (at once if it does not wait), up to ``max_size`` inputs in all.
 
         Also returns what was taken from the queue but belongs after this batch (a call that
         does not fit, or the stop signal), else None.
         """
         batch, size = [first], len(first.xs)
-        deadline = time.monotonic() + self.options.max_wait_ms / 1000
+        deadline = time.monotonic() + (self.options.max_wait_ms / 1000 if first.waits else 0.0)
         while size < self.options.max_size:
             try:
                 item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
