@@ -12,7 +12,8 @@ until one of them is answered, and then the calls held meanwhile (up to the mode
 It adds no wait of its own: a lone call leaves at once, as the same ``predict`` task it would
 be without batching, and batches grow only when traffic outgrows the tasks in flight. On the
 worker, the model's micro-batcher merges these batches with the others it has in hand
-(:mod:`superlite.compute.batching`); ``max_wait_ms`` applies there.
+(:mod:`superlite.compute.batching`) without waiting ``max_wait_ms`` for more: their calls
+waited here already.
 
 Calls are grouped by version (uuid), priority and queue. A batch's task carries the latest
 deadline of its calls (none if one of them has none), so a worker skips it only when no caller
