@@ -31,7 +31,9 @@ import time
 from typing import Any
 
 from superlite.components.reference import parse_reference
+from superlite.compute.celery.envelope import OK
 from superlite.compute.celery.tasks import ServingListeners
+from superlite.serialization.wire import PreEncoded
 
 #: prometheus-client's variable naming the directory its multiprocess mode writes to.
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -88,7 +90,7 @@ class WorkerMetrics:
             return
         options = args[4] if len(args) > 4 and isinstance(args[4], dict) else {}
         version = "" if options.get("version") is None else str(options["version"])
-        status = "success" if isinstance(retval, dict) and "ok" in retval else "error"
+        status = "success" if isinstance(retval, PreEncoded) and OK in retval.tree else "error"
         self.tasks.labels(model, version, status).inc()
         self.duration.labels(model, version, status).observe(time.perf_counter() - started)
 
