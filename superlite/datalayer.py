@@ -117,9 +117,9 @@ class Datalayer:
         self.executor = Executor(self._load_model, settings.cache)
         self.result_cache: ResultCache | None = None
         own: list[Wrapper] = [self._cache_results]
-        if settings.broker and settings.celery.caller_batching:
-            own.insert(0, partial(CallBatching, policy=self.policies.batching))
         if settings.broker:
+            if settings.celery.caller_batching:
+                own.insert(0, partial(CallBatching, policy=self.policies.batching))
             own.insert(0, partial(ServingRouter, local=LocalCompute(self.executor), mode_of=self.serving.mode))
         self.compute_backend: Compute = open_compute(settings, self.executor, (*own, *wrappers))
 

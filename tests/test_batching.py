@@ -11,6 +11,7 @@ tests/compute/test_compute_batching.py.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -117,7 +118,7 @@ def gated(local_db) -> Any:
             queued = [pool.submit(local_db.compute, model.reference, method, (x,)) for method, x in calls]
             batcher = local_db.executor.batchers.get(model.uuid, local_db.executor.models.get(model.uuid))
             while batcher._queue.qsize() < len(calls):  # every call is queued behind the busy batch
-                threading.Event().wait(0.01)
+                time.sleep(0.01)
             GatedSizeModel.gate.set()
             assert slow.result(30) == ["slow", 1]
             return [future.result(30) for future in queued]

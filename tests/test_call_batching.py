@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -18,7 +18,7 @@ import pytest
 
 import superlite
 from superlite import Batching, Model
-from superlite.compute.base import Task, TaskOptions
+from superlite.compute.base import ComputeWrapper, ResultHandle, Task, TaskOptions
 from superlite.compute.call_batching import BatchedCall, CallBatching
 from superlite.compute.local import LocalCompute
 from superlite.errors import ComputeError
@@ -55,10 +55,22 @@ def db(tmp_path) -> Iterator[superlite.Datalayer]:
     GatedModel.gate.set()
 
 
+class Sent(ComputeWrapper):
+    """Passes tasks on and keeps the method of each: what caller batching actually sent."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.methods: list[str] = []
+
+    def submit_many(self, tasks: Sequence[Task]) -> list[ResultHandle]:
+        self.methods.extend(task.method for task in tasks)
+        return self.inner.submit_many(tasks)
+
+
 @pytest.fixture
 def compute(db) -> Iterator[CallBatching]:
     """Caller batching around in-process compute, with one task of a model in flight at most."""
-    compute = CallBatching(LocalCompute(db.executor), db.policies.batching, max_in_flight=1)
+    compute = CallBatching(Sent(LocalCompute(db.executor)), db.policies.batching, max_in_flight=1)
     yield compute
     GatedModel.gate.set()
     compute.close()
@@ -90,6 +102,7 @@ def test_calls_held_while_a_task_is_in_flight_leave_together(db, compute) -> Non
     assert [h.result(30) for h in held] == [["a", 3], ["b", 3], ["c", 3]]
     assert GatedModel.seen == [["slow"], ["a", "b", "c"]]
     assert (compute.calls, compute.batches) == (4, 2)
+    assert compute.inner.methods == ["predict", "predict_batches"]
     assert [h.answered_by for h in held] == [db.resolve(model.reference)] * 3
 
 
@@ -107,6 +120,7 @@ def test_a_lone_call_leaves_at_once_as_the_predict_it_is(db, compute) -> None:
     assert compute.submit(predict(db, model.reference, "x")).result(30) == ["x", 1]
     assert compute.submit(predict(db, model.reference, "y")).result(30) == ["y", 1]
     assert (compute.calls, compute.batches) == (2, 2)
+    assert compute.inner.methods == ["predict", "predict"]
 
 
 def test_every_call_of_a_failing_batch_gets_its_error(db, compute) -> None:
@@ -158,7 +172,10 @@ def test_calls_with_other_priorities_are_not_mixed(db, compute) -> None:
     model = gated(db, "prio")
     target = db.resolve(model.reference)
     in_flight(db, compute, model.reference)
+    held = compute.submit(predict(db, model.reference, "n"))
     high = compute.submit(Task(target, "predict", ("h",), options=TaskOptions(priority="high")))
-    assert compute.batches == 2  # its own group had nothing in flight: it left at once
+    assert compute.batches == 2  # its own group had nothing in flight: it left at once, alone
+    assert not held.done()
     GatedModel.gate.set()
     assert high.result(30)[0] == "h"
+    assert held.result(30)[0] == "n"
