@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from typing import Any
 
 import pytest
+from superlite_mongodb.listeners import MongoListenerSource
 
 from superlite.stores.base import ArtifactRef, ComponentRecord
+from superlite.testing.listener_contract import TABLE
 
 #: Names a real MongoDB server to run every test against as well as mongomock.
 SERVER_ENV = "SUPERLITE_TEST_MONGODB_URI"
@@ -64,3 +67,28 @@ def blob(data: bytes, name: str = "object") -> tuple[str, ArtifactRef]:
 def pieces(data: bytes, size: int = 100_000) -> list[bytes]:
     """``data`` cut into pieces of ``size`` bytes, as the Datalayer streams it."""
     return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+class MongoRows:
+    """:class:`~superlite.testing.listener_contract.AppRows` through a plain pymongo (mongomock) client."""
+
+    source_class = MongoListenerSource
+
+    def __init__(self, database: Any) -> None:
+        self.database = database
+
+    def insert(self, *rows: dict[str, Any]) -> None:
+        self.database[TABLE].insert_many([{"_id": row["id"], "text": row["text"]} for row in rows])
+
+    def update(self, row_id: int, text: str) -> None:
+        self.database[TABLE].update_one({"_id": row_id}, {"$set": {"text": text}})
+
+    def delete(self, row_id: int) -> None:
+        self.database[TABLE].delete_one({"_id": row_id})
+
+    def output_column(self, listener: str, column: str) -> list[Any]:
+        field = "_id" if column == "source_id" else column
+        return [doc[field] for doc in self.database[f"_outputs__{listener}"].find()]
+
+    def has_outputs_table(self, listener: str) -> bool:
+        return f"_outputs__{listener}" in self.database.list_collection_names()

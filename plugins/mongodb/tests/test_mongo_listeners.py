@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from mongo_support import MongoRows
 from superlite_mongodb.connection import forget_mongomock, open_connection
-from superlite_mongodb.listeners import MongoListenerSource
 
 import superlite
 from superlite import Listener, ObjectModel
-from superlite.testing.listener_contract import TABLE, ListenerContract
+from superlite.testing.listener_contract import ListenerContract
 
 
 @pytest.fixture
@@ -40,31 +39,6 @@ class TestMongoSourcesListen(ListenerContract):
     @pytest.fixture
     def rows(self, mongo) -> MongoRows:
         return MongoRows(mongo[1])
-
-
-class MongoRows:
-    """:class:`~superlite.testing.listener_contract.AppRows` through a plain pymongo (mongomock) client."""
-
-    source_class = MongoListenerSource
-
-    def __init__(self, database: Any) -> None:
-        self.database = database
-
-    def insert(self, *rows: dict[str, Any]) -> None:
-        self.database[TABLE].insert_many([{"_id": row["id"], "text": row["text"]} for row in rows])
-
-    def update(self, row_id: int, text: str) -> None:
-        self.database[TABLE].update_one({"_id": row_id}, {"$set": {"text": text}})
-
-    def delete(self, row_id: int) -> None:
-        self.database[TABLE].delete_one({"_id": row_id})
-
-    def output_column(self, listener: str, column: str) -> list[Any]:
-        field = "_id" if column == "source_id" else column
-        return [doc[field] for doc in self.database[f"_outputs__{listener}"].find()]
-
-    def has_outputs_table(self, listener: str) -> bool:
-        return f"_outputs__{listener}" in self.database.list_collection_names()
 
 
 def shout(text: str) -> str:

@@ -2,8 +2,8 @@
 resumed back-fills, versions and aliases, outputs the wire codec carries.
 
 mongomock has no change streams, so these tests run the polling path; the change-stream path
-(``superlite_mongodb.listener_streams``) needs a replica set and is not exercised here beyond
-its event filter.
+(``superlite_mongodb.listener_streams``) runs on mocked change streams in
+test_mongo_listener_streams.py.
 """
 
 from __future__ import annotations
