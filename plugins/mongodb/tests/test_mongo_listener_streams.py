@@ -183,6 +183,19 @@ def test_when_history_is_lost_one_comparison_pass_catches_up_then_the_stream_res
     assert replica_set.compared == ["loud"]  # followed through the stream again
 
 
+def test_history_lost_with_nothing_changed_stores_a_fresh_token(db, replica_set) -> None:
+    reviews = replica_set.database.reviews
+    reviews.insert_one({"_id": 1, "text": "good"})
+    db.apply(ObjectModel("shout", object=shout))
+    db.apply(Listener("loud", model="shout", table="reviews", key="text"))
+    reviews.update_one({"_id": 1}, {"$set": {"stars": 1}})
+    replica_set.oplog.forget()
+    assert db.catch_up("loud")["computed"] == 0
+    reviews.insert_one({"_id": 2, "text": "new"})
+    assert db.catch_up("loud")["computed"] == 1
+    assert replica_set.compared == ["loud"]  # one comparison pass, then the stream again
+
+
 def test_a_dropped_collection_ends_the_stream_and_a_comparison_pass_catches_up(db, replica_set) -> None:
     reviews = replica_set.database.reviews
     reviews.insert_many([{"_id": 1, "text": "good"}, {"_id": 2, "text": "bad"}])
