@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateMany
 
 from superlite.components.reference import Resolved
 from superlite.errors import ConfigurationError, NotFoundError
@@ -74,6 +74,17 @@ def _get(document: dict[str, Any], path: str) -> Any:
 
 def _hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(CODEC.to_json_value(value), sort_keys=True).encode()).hexdigest()
+
+
+def _upsert_all(collection: Any, upserts: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Set the fields of each ``(filter, fields)`` pair, inserting where none matches: one unordered bulk write.
+
+    Each filter matches at most one document (a unique key), so ``UpdateMany`` is an idempotent
+    upsert. ``UpdateOne`` and ``ReplaceOne`` would do as much on a server, but mongomock 4.3's
+    ``bulk_write`` refuses them under pymongo 4.20 (it does not take their ``sort`` argument).
+    """
+    if upserts:
+        collection.bulk_write([UpdateMany(match, {"$set": fields}, upsert=True) for match, fields in upserts], ordered=False)
 
 
 def open_mongo_source(db: Datalayer, listener: Listener) -> MongoListenerSource:
@@ -280,26 +291,22 @@ class MongoListenerSource(ListenerSource):
     def commit(self, model: Resolved, batch: Batch) -> None:
         """Upsert outputs (with their key hash), record errors, delete gone outputs, advance."""
         now = datetime.now(timezone.utc)
-        # One upsert per document (mongomock has no bulk upserts matching current pymongo).
-        for i, text in batch.outputs:
-            self.out.replace_one(
-                {"_id": i},
-                {"output": json.loads(text), "model_uuid": model.uuid, "model_version": model.version,
-                 "computed_at": now, "key_hash": self._hashes.get(i)},
-                upsert=True,
-            )
+        _upsert_all(self.out, [
+            ({"_id": i}, {"output": json.loads(text), "model_uuid": model.uuid, "model_version": model.version,
+                          "computed_at": now, "key_hash": self._hashes.get(i)})
+            for i, text in batch.outputs
+        ])
         if batch.deleted:
             self.out.delete_many({"_id": {"$in": list(batch.deleted)}})
         cleared = [i for i, _ in batch.outputs] + list(batch.deleted)
         if cleared:
             self.error_docs.delete_many({"listener": self.name, "source_id": {"$in": cleared}})
-        for i, message in batch.errors:
-            self.error_docs.replace_one(
-                {"listener": self.name, "source_id": i},
-                {"listener": self.name, "source_id": i, "model_uuid": model.uuid, "model_version": model.version,
-                 "error": message, "failed_at": time.time(), "key_hash": self._hashes.get(i)},
-                upsert=True,
-            )
+        _upsert_all(self.error_docs, [
+            ({"listener": self.name, "source_id": i},
+             {"model_uuid": model.uuid, "model_version": model.version, "error": message, "failed_at": time.time(),
+              "key_hash": self._hashes.get(i)})
+            for i, message in batch.errors
+        ])
         count = len(batch.outputs) + len(batch.errors) + len(batch.deleted)
         update: dict[str, Any] = {"$inc": {"processed": count}}
         values: dict[str, Any] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import mongomock
 import pytest
 from mongo_support import MongoRows
 from superlite_mongodb.connection import forget_mongomock, open_connection
@@ -67,3 +68,21 @@ def test_documents_inserted_updated_deleted_and_filtered(mongo) -> None:
     db.catch_up("loud")
     assert db.outputs("loud") == {}
     assert database["_outputs__loud"].count_documents({}) == 0
+
+
+def test_a_batch_of_outputs_and_errors_is_written_in_one_bulk_write_each(mongo, monkeypatch) -> None:
+    db, database = mongo
+    database.reviews.insert_many([{"_id": i, "text": "boom" if i % 3 == 0 else f"t{i}"} for i in range(7)])
+    db.apply(ObjectModel("shout", object=shout))
+    writes: list[tuple[str, int]] = []
+    bulk_write = mongomock.Collection.bulk_write
+
+    def counted(collection: mongomock.Collection, requests: list, **options: object) -> object:
+        writes.append((collection.name, len(requests)))
+        return bulk_write(collection, requests, **options)
+
+    monkeypatch.setattr(mongomock.Collection, "bulk_write", counted)
+    db.apply(Listener("loud", model="shout", table="reviews", key="text", batch_size=4))
+    assert writes == [("_outputs__loud", 2), ("_superlite_listener_errors", 2), ("_outputs__loud", 2), ("_superlite_listener_errors", 1)]
+    assert db.outputs("loud") == {1: "T1", 2: "T2", 4: "T4", 5: "T5"}
+    assert set(db.listener_errors("loud")) == {0, 3, 6}
