@@ -44,6 +44,8 @@ HISTORY_LOST = 286
 
 Event = dict[str, Any]
 
+_MISSING = object()
+
 
 def token(position: int) -> dict[str, str]:
     """The resume token of oplog ``position`` (0: before any event)."""
@@ -140,8 +142,6 @@ def _diff(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str = "")
             updated[prefix + name] = value
     return updated, removed
 
-
-_MISSING = object()
 
 
 def _events(before: dict[bytes, Event], after: dict[bytes, Event], replacing: bool) -> list[Event]:
