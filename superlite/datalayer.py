@@ -114,7 +114,7 @@ class Datalayer:
         self.deployer = Deployer(registry, self.lifecycle)
         self.serving = ServingModes(registry, self.resolver.watch)
         self.policies = VersionPolicies(self.metadata, self.resolver.watch)
-        self.executor = Executor(self._load_model, settings.cache)
+        self.executor = Executor(self._load_model, settings.cache, host=self)
         self.result_cache: ResultCache | None = None
         own: list[Wrapper] = [self._cache_results]
         if settings.broker:

@@ -30,6 +30,7 @@ from superlite.config import CacheOptions
 from superlite.errors import ComputeError, NotFoundError
 
 _RUNNING: ContextVar[TaskOptions | None] = ContextVar("superlite_running", default=None)
+_HOST: ContextVar[Any] = ContextVar("superlite_host", default=None)
 
 
 def executing() -> bool:
@@ -46,6 +47,15 @@ def running_options() -> TaskOptions | None:
     return _RUNNING.get()
 
 
+def running_host() -> Any:
+    """The object hosting the executor that runs the current task (its Datalayer), or None.
+
+    For components whose servable methods work on the database themselves (a listener's
+    back-fill of a range of rows on a worker): they reach it through the Datalayer that runs them.
+    """
+    return _HOST.get()
+
+
 class Executor:
     """Runs tasks in this process on models loaded through ``load(uuid) -> (component, size)``.
 
@@ -53,9 +63,10 @@ class Executor:
     composite's children are proxies (handles to other cache entries), so they are not counted
     in its size. ``predict`` and ``predict_batches`` calls of a model that declares ``batching``
     go through its micro-batcher in :attr:`batchers` (see :mod:`superlite.compute.batching`).
+    ``host`` (the Datalayer owning this executor) is what :func:`running_host` returns inside a task.
     """
 
-    def __init__(self, load: Callable[[str], tuple[Component, int]], options: CacheOptions) -> None:
+    def __init__(self, load: Callable[[str], tuple[Component, int]], options: CacheOptions, host: Any = None) -> None:
         self.models: ModelCache[Component] = ModelCache(
             load,
             max_bytes=None if options.cache_mb is None else int(options.cache_mb * 2**20),
@@ -66,6 +77,7 @@ class Executor:
         self._running: Counter[str] = Counter()
         self._last_done: dict[str, float] = {}
         self._activity = threading.Lock()
+        self.host = host
 
     def execute(self, task: Task) -> Any:
         """Run ``task`` here and return what the method returned (its exception propagates).
@@ -93,13 +105,14 @@ class Executor:
         uuid = task.target.uuid
         with self._activity:
             self._running[uuid] += 1
-        token = _RUNNING.set(task.options)
+        token, hosted = _RUNNING.set(task.options), _HOST.set(self.host)
         try:
             if _batchable(model, task):
                 batcher = self.batchers.get(uuid, model)
                 return batcher.predict(task.args[0]) if task.method == "predict" else batcher.predict_many(task.args[0])
             return getattr(model, task.method)(*task.args, **task.kwargs)
         finally:
+            _HOST.reset(hosted)
             _RUNNING.reset(token)
             with self._activity:
                 self._running[uuid] -= 1

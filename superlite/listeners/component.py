@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from superlite.components.component import Component, transient
-from superlite.components.reference import LATEST, Selector, is_reference, split_name
+from superlite.components.reference import LATEST, Resolved, Selector, is_reference, split_name
 from superlite.components.remote import RemoteModel
-from superlite.errors import ConfigurationError
+from superlite.errors import ComputeError, ConfigurationError
 
 if TYPE_CHECKING:
     from superlite.datalayer import Datalayer
+    from superlite.listeners.source import ListenerSource
 
 #: What a listener identifier may look like: it names tables, triggers and queue entries.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,47}")
@@ -50,6 +52,7 @@ class Listener(Component):
     """
 
     type_id = "listener"
+    servable_methods: ClassVar[frozenset[str]] = frozenset({"backfill_range"})
 
     model: Component | str = ""
     table: str = ""
@@ -60,6 +63,7 @@ class Listener(Component):
     batch_size: int = 5000
     chunk_size: int | None = None
     backfill: bool = transient(True, kw_only=True)
+    _source: ListenerSource | None = transient(None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.fullmatch(self.identifier):
@@ -94,6 +98,24 @@ class Listener(Component):
     def outputs_table(self) -> str:
         """The table or collection holding this listener's outputs."""
         return outputs_table(self.identifier)
+
+    def backfill_range(self, model: Sequence[Any], after: Any, last: Any) -> dict[str, int]:
+        """Compute and store the outputs of the rows after ``after`` up to ``last``; returns counts.
+
+        A share of a back-fill handed to a worker (``model`` is ``[type_id, identifier, uuid,
+        version]``): the worker reads the rows, runs the model and writes the outputs through the
+        Datalayer running this task, so rows and outputs never cross the broker. The source opened
+        for it is kept with this (cached) component for the next range.
+        """
+        from superlite.compute.executor import running_host
+        from superlite.listeners.runner import ListenerRunner, open_source
+
+        db = running_host()
+        if db is None:
+            raise ComputeError(f"listener {self.identifier!r}: backfill_range runs as a task on a Datalayer's compute")
+        if self._source is None:
+            self._source = open_source(db, self)
+        return ListenerRunner(db).backfill_range(self, self._source, Resolved(*model), after, last)
 
     def post_create(self, db: Datalayer) -> None:
         """Install change capture and output storage, then back-fill unless ``backfill=False``."""

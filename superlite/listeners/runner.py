@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from superlite.common.uris import uri_scheme
 from superlite.components.reference import Resolved
 from superlite.compute.base import ResultHandle, Task
-from superlite.errors import ConfigurationError, DependencyError, SuperliteError, UnknownSchemeError
+from superlite.errors import ConfigurationError, DependencyError, SerializationError, SuperliteError, UnknownSchemeError
 from superlite.extensions import ExtensionPoint
 from superlite.listeners.component import Listener
 from superlite.listeners.source import Batch, Lag, ListenerSource, SourceId, encode_output
@@ -71,6 +71,12 @@ class Counts:
     deleted: int = 0
     model_version: int | None = None
 
+    def add_counts(self, counts: dict[str, Any]) -> None:
+        """Count what a worker's share of a back-fill did (see :meth:`ListenerRunner.backfill_range`)."""
+        self.computed += counts["computed"]
+        self.failed += counts["failed"]
+        self.deleted += counts["deleted"]
+
     def add(self, batch: Batch) -> None:
         """Count one committed batch."""
         self.computed += len(batch.outputs)
@@ -111,6 +117,17 @@ class ListenerStatus:
             "processed": self.processed,
             "rows_per_second": self.rate,
         }
+
+
+@dataclass
+class _HandedOut:
+    """A back-fill page handed to workers as id ranges ``(after, last]``; a None handle was not sent."""
+
+    ranges: list[tuple[Any, Any]]
+    handles: list[ResultHandle | None]
+    cursor: Any
+    scanned: int
+    started: float
 
 
 @dataclass
@@ -254,7 +271,9 @@ class ListenerRunner:
             source.restart_backfill(model)
             current = source.state()
         counts = Counts(model_version=model.version)
-        if not current.backfill_done:
+        if not current.backfill_done and self.db.settings.broker:
+            self._backfill_on_workers(listener, source, model, current.cursor, counts)
+        elif not current.backfill_done:
             self._backfill(listener, source, model, current.cursor, counts)
         while changes := source.changes(listener.batch_size):
             started = time.perf_counter()
@@ -295,6 +314,82 @@ class ListenerRunner:
         finally:
             if bar is not None:
                 bar.close()
+
+    def _backfill_on_workers(self, listener: Listener, source: ListenerSource, model: Resolved, cursor: Any, counts: Counts) -> None:
+        """Pages of ids handed to workers as ranges: each worker reads its rows, runs the model and
+        writes the outputs in its own Datalayer, so no row or output crosses the broker. The next
+        page is handed out before this one is waited for; the cursor moves once a page is done.
+        """
+        bar = self._progress_bar(listener, source)
+        target = Resolved(Listener.type_id, listener.identifier, listener.uuid, listener.version)  # type: ignore[arg-type]
+        page = listener.batch_size * self.db.compute_backend.parallelism
+        in_flight: _HandedOut | None = None
+        try:
+            while True:
+                ids = source.scan_ids(cursor, page)
+                handed = None
+                if ids:
+                    handed = self._hand_out(listener, target, model, cursor, ids)
+                    cursor = ids[-1]
+                if in_flight is not None:
+                    self._gather(listener, source, model, in_flight, counts)
+                    if bar is not None:
+                        bar.update(in_flight.scanned)
+                if handed is None:
+                    break
+                in_flight = handed
+            source.finish_backfill()
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _hand_out(self, listener: Listener, target: Resolved, model: Resolved, cursor: Any, ids: list[SourceId]) -> _HandedOut:
+        """Send one task per ``batch_size`` ids (one transaction on the worker), without waiting."""
+        compute = self.db.compute_backend
+        size = -(-len(ids) // -(-len(ids) // listener.batch_size))  # as many ranges as needed, of even sizes
+        lasts = [ids[min(i + size, len(ids)) - 1] for i in range(0, len(ids), size)]
+        ranges = list(zip([cursor, *lasts[:-1]], lasts))
+        described = [model.type_id, model.identifier, model.uuid, model.version]
+        tasks = [Task(target, "backfill_range", (described, after, last)) for after, last in ranges]
+        handles: list[ResultHandle | None]
+        try:
+            handles = list(compute.submit_many(tasks))
+        except SerializationError:  # ids the wire codec cannot carry (a MongoDB ObjectId): done here
+            handles = [None] * len(tasks)
+        return _HandedOut(ranges, handles, ids[-1], len(ids), time.perf_counter())
+
+    def _gather(self, listener: Listener, source: ListenerSource, model: Resolved, handed: _HandedOut, counts: Counts) -> None:
+        """Wait for a page's ranges (a range a worker failed is done here), then move the cursor past it."""
+        for (after, last), handle in zip(handed.ranges, handed.handles):
+            try:
+                done = handle.result() if handle is not None else None
+            except Exception as exc:  # an older worker, a lost task: the rows still get their outputs
+                log.warning("listener %r: rows after %r up to %r failed on a worker (%s: %s); computing them here",
+                            listener.identifier, after, last, type(exc).__name__, exc)
+                done = None
+            counts.add_counts(done if done is not None else self.backfill_range(listener, source, model, after, last))
+        seconds = time.perf_counter() - handed.started
+        source.commit(model, Batch(cursor=handed.cursor, seconds=seconds, elsewhere=handed.scanned))
+        self._renew(source)
+
+    def backfill_range(self, listener: Listener, source: ListenerSource, model: Resolved, after: Any, last: Any) -> dict[str, int]:
+        """Compute and store ``model``'s outputs of the rows after ``after`` up to ``last``; returns counts.
+
+        What a worker does with its share of a back-fill (:meth:`Listener.backfill_range`); the
+        cursor and the lease stay with the process that handed the range out.
+        """
+        counts = Counts()
+        source.state()  # what the source knows of stored errors may be older than this range
+        while page := source.scan(after, listener.batch_size, last):
+            todo = [(i, value) for i, value, made_by in page if made_by != model.uuid]
+            batch = self._compute(listener, model, todo, drop_failed=False)
+            batch.seconds = 0.0  # the rate is the whole page's, measured where it was handed out
+            source.commit(model, batch)
+            counts.add(batch)
+            after = page[-1][0]
+            if after == last or len(page) < listener.batch_size:
+                break
+        return counts.as_dict()
 
     def _renew(self, source: ListenerSource) -> None:
         # Renewing is a write; a third of the lease between renewals is plenty.

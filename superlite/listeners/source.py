@@ -80,6 +80,8 @@ class Batch:
     """What one pass wrote: outputs, per-row errors, ids whose output goes, and progress.
 
     ``outputs`` hold :func:`encode_output`'s JSON text, so a source stores them as they are.
+    ``elsewhere`` counts rows of this batch that workers wrote (and counted) themselves: they
+    count toward the rate, not toward ``processed``.
     """
 
     outputs: list[tuple[SourceId, str]] = field(default_factory=list)
@@ -88,6 +90,18 @@ class Batch:
     done: list[Any] = field(default_factory=list)
     cursor: Any = None
     seconds: float = 0.0
+    elsewhere: int = 0
+
+    @property
+    def count(self) -> int:
+        """Rows this batch writes an output, an error or a removal for (what ``processed`` grows by)."""
+        return len(self.outputs) + len(self.errors) + len(self.deleted)
+
+    @property
+    def rate(self) -> float | None:
+        """Rows per second over ``seconds``, rows written elsewhere included; None without a measure."""
+        rows = self.count + self.elsewhere
+        return rows / self.seconds if self.seconds > 0 and rows else None
 
 
 @dataclass(frozen=True)
@@ -128,8 +142,12 @@ class ListenerSource(abc.ABC):
         """Mark the back-fill complete: every row has its output (or error) from the version in force."""
 
     @abc.abstractmethod
-    def scan(self, cursor: Any, limit: int) -> list[tuple[SourceId, Any, str | None]]:
-        """Rows after ``cursor`` in id order: ``(id, key value, uuid of the model of its output)``."""
+    def scan(self, cursor: Any, limit: int, last: Any = None) -> list[tuple[SourceId, Any, str | None]]:
+        """Rows after ``cursor`` (up to ``last`` included) in id order: ``(id, key value, uuid of the model of its output)``."""
+
+    @abc.abstractmethod
+    def scan_ids(self, cursor: Any, limit: int) -> list[SourceId]:
+        """The ids :meth:`scan` would return, alone (what a back-fill on workers hands out)."""
 
     @abc.abstractmethod
     def changes(self, limit: int) -> list[Change]:

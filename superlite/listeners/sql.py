@@ -313,21 +313,31 @@ class SQLListenerSource(ListenerSource):
             raise NotFoundError(f"listener {self.name!r} is not installed in this database")
         return ListenerState(row.model_uuid, row.model_version, row.cursor, bool(row.backfill_done), row.processed or 0, row.rate)
 
-    def scan(self, cursor: Any, limit: int) -> list[tuple[SourceId, Any, str | None]]:
-        """Rows after ``cursor`` by id, with the model uuid of their current output."""
+    def scan(self, cursor: Any, limit: int, last: Any = None) -> list[tuple[SourceId, Any, str | None]]:
+        """Rows after ``cursor`` (up to ``last``) by id, with the model uuid of their current output."""
         out = self.outputs_table
-        query = (
-            sa.select(self.id_column, self.key_column, out.c.model_uuid)
-            .select_from(self.source.outerjoin(out, out.c.source_id == self.id_column))
-            .order_by(self.id_column)
-            .limit(limit)
+        query = self._page(
+            sa.select(self.id_column, self.key_column, out.c.model_uuid).select_from(
+                self.source.outerjoin(out, out.c.source_id == self.id_column)
+            ),
+            cursor, limit, last,
         )
-        if cursor is not None:
-            query = query.where(self.id_column > cursor)
-        query = self._filtered(query)
         with self.engine.connect() as connection:
             rows: list[Any] = list(connection.execute(query).all())
         return [(i, self._value(value), made_by) for i, value, made_by in rows] if self.chained else rows
+
+    def scan_ids(self, cursor: Any, limit: int) -> list[SourceId]:
+        """Ids after ``cursor`` that pass the filter, in order."""
+        with self.engine.connect() as connection:
+            return list(connection.execute(self._page(sa.select(self.id_column), cursor, limit, None)).scalars())
+
+    def _page(self, query: sa.Select[Any], cursor: Any, limit: int, last: Any) -> sa.Select[Any]:
+        query = query.order_by(self.id_column).limit(limit)
+        if cursor is not None:
+            query = query.where(self.id_column > cursor)
+        if last is not None:
+            query = query.where(self.id_column <= last)
+        return self._filtered(query)
 
     def _filtered(self, query: sa.Select[Any]) -> sa.Select[Any]:
         return query.where(sa.text(f"({self.listener.where})")) if self.listener.where else query
@@ -420,10 +430,9 @@ class SQLListenerSource(ListenerSource):
             for i, message in batch.errors
         ]
         cleared = [str(i) for i, _ in batch.outputs] + [str(i) for i in batch.deleted]
-        count = len(batch.outputs) + len(batch.errors) + len(batch.deleted)
-        values: dict[str, Any] = {"processed": state.c.processed + count}
-        if batch.seconds > 0 and count:
-            values["rate"] = count / batch.seconds
+        values: dict[str, Any] = {"processed": state.c.processed + batch.count}
+        if batch.rate is not None:
+            values["rate"] = batch.rate
         if batch.cursor is not None:
             values["cursor"] = batch.cursor
 

@@ -4,14 +4,61 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 import remote_models
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from superlite import Listener, ObjectModel
+from superlite.compute.base import ComputeWrapper, ResultHandle, Task
+from superlite.errors import ComputeError
 from superlite.stores.sql.engine import normalize_url
 from superlite.testing.workers import Stack
+
+
+class Sent(ComputeWrapper):
+    """Passes tasks on and keeps each one's method and arguments: what the caller sent."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.tasks: list[tuple[str, tuple[Any, ...]]] = []
+
+    def submit_many(self, tasks: Sequence[Task]) -> list[ResultHandle]:
+        self.tasks.extend((task.method, task.args) for task in tasks)
+        return self.inner.submit_many(tasks)
+
+
+class Lost(ResultHandle):
+    """The handle of a task whose worker went away: waiting for it fails."""
+
+    def result(self, timeout: float | None = None) -> object:
+        raise ComputeError("the worker running this task was lost")
+
+    def done(self) -> bool:
+        return True
+
+
+class LoseFirstRange(ComputeWrapper):
+    """Sends tasks on, except the first back-fill range: it is lost on the way (no worker runs it)."""
+
+    lost = False
+
+    def submit_many(self, tasks: Sequence[Task]) -> list[ResultHandle]:
+        if not self.lost and tasks and tasks[0].method == "backfill_range":
+            self.lost = True
+            return [Lost(), *self.inner.submit_many(tasks[1:])]
+        return self.inner.submit_many(tasks)
+
+
+def make_table(stack: Stack, rows: int) -> tuple[sa.Engine, str]:
+    table = f"rows_{uuid.uuid4().hex[:8]}"
+    app = sa.create_engine(normalize_url(stack.uri), poolclass=NullPool)
+    with app.begin() as connection:
+        connection.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, x INTEGER)")
+        connection.execute(sa.text(f"INSERT INTO {table} (id, x) VALUES (:id, :x)"), [{"id": i, "x": i} for i in range(rows)])
+    return app, table
 
 
 def test_backfill_and_changes_run_in_chunks_on_workers(stack: Stack) -> None:
@@ -52,5 +99,44 @@ def test_a_failing_row_on_a_worker_is_recorded_and_the_rest_computed(stack: Stac
         assert db.outputs(name) == {1: 1.0, 3: 1 / 3}
         errors = db.listener_errors(name)
         assert list(errors) == [2] and "ZeroDivisionError" in errors[2]
+        db.remove("listener", name)
+    app.dispose()
+
+
+def test_a_backfill_hands_workers_ranges_of_rows_not_the_rows(stack: Stack) -> None:
+    app, table = make_table(stack, 40)
+    name = f"pids-{uuid.uuid4().hex[:8]}"
+    sent: list[Sent] = []
+    with stack.connect(wrappers=[lambda inner: sent.append(Sent(inner)) or sent[-1]]) as db:
+        db.apply(ObjectModel("pid", object=remote_models.getpid))
+        db.apply(Listener(name, model="pid", table=table, key="x", batch_size=10, backfill=False))
+        counts = db.catch_up(name)
+        assert counts["computed"] == 40
+        assert [method for method, _ in sent[0].tasks] == ["backfill_range"] * 4
+        assert [args[1:] for _, args in sent[0].tasks] == [(None, 9), (9, 19), (19, 29), (29, 39)]
+        assert sorted(db.outputs(name)) == list(range(40))
+        assert os.getpid() not in set(db.outputs(name).values())
+        [status] = [s for s in db._listener_runner().status() if s.identifier == name]
+        assert status.processed == 40 and status.backfill_done and status.rate > 0
+        db.remove("listener", name)
+    app.dispose()
+
+
+def test_a_range_no_worker_answers_is_computed_by_the_caller(stack: Stack) -> None:
+    app, table = make_table(stack, 30)
+    name = f"lost-{uuid.uuid4().hex[:8]}"
+    sent: list[Sent] = []
+
+    def wrap(inner: Any) -> Any:
+        sent.append(Sent(LoseFirstRange(inner)))  # Sent sees the lost range too
+        return sent[-1]
+
+    with stack.connect(wrappers=[wrap]) as db:
+        db.apply(ObjectModel("pid", object=remote_models.getpid))
+        db.apply(Listener(name, model="pid", table=table, key="x", batch_size=10, backfill=False))
+        assert db.catch_up(name)["computed"] == 30
+        assert sorted(db.outputs(name)) == list(range(30))
+        methods = [method for method, _ in sent[0].tasks]
+        assert methods.count("backfill_range") == 3 and "predict_batches" in methods  # rows 0-9 sent the old way
         db.remove("listener", name)
     app.dispose()

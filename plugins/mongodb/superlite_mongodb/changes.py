@@ -67,6 +67,7 @@ class ChangeFeed:
         self._client = client
         self._transactions = transactions
         self._stream: Any = None
+        self._await_ms = 0
         self._streams_supported = True
 
     def wait(self, seconds: float) -> bool:
@@ -77,9 +78,15 @@ class ChangeFeed:
         """
         if not self._streams_supported:
             return False
+        await_ms = max(1, int(seconds * 1000))
         try:
+            if self._stream is not None and self._await_ms != await_ms:  # a stream keeps the wait it was opened with
+                token, stream, self._stream = self._stream.resume_token, self._stream, None
+                stream.close()
+                self._stream = self._events.watch(resume_after=token, max_await_time_ms=await_ms)
             if self._stream is None:
-                self._stream = self._events.watch(max_await_time_ms=max(1, int(seconds * 1000)))
+                self._stream = self._events.watch(max_await_time_ms=await_ms)
+            self._await_ms = await_ms
             self._stream.try_next()
         except (TypeError, NotImplementedError, OperationFailure):
             self._streams_supported = False

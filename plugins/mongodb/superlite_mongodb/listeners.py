@@ -92,6 +92,12 @@ def open_mongo_source(db: Datalayer, listener: Listener) -> MongoListenerSource:
     return MongoListenerSource(db.settings.uri, listener)
 
 
+def _id_range(cursor: Any, last: Any) -> dict[str, Any]:
+    """The filter of ``_id`` values after ``cursor`` and up to ``last`` (None: unbounded)."""
+    bounds = {**({} if cursor is None else {"$gt": cursor}), **({} if last is None else {"$lte": last})}
+    return {"_id": bounds} if bounds else {}
+
+
 class MongoListenerSource(ListenerSource):
     """A listener on a collection of the Datalayer's MongoDB database (see the module docstring)."""
 
@@ -186,11 +192,17 @@ class MongoListenerSource(ListenerSource):
             self._hashes[doc["_id"]] = _hash(value)
             yield doc["_id"], value
 
-    def scan(self, cursor: Any, limit: int) -> list[tuple[SourceId, Any, str | None]]:
-        """Documents after ``cursor`` by ``_id``, with the model uuid of their output."""
-        page = list(self._documents({} if cursor is None else {"_id": {"$gt": cursor}}, limit))
+    def scan(self, cursor: Any, limit: int, last: Any = None) -> list[tuple[SourceId, Any, str | None]]:
+        """Documents after ``cursor`` (up to ``last``) by ``_id``, with the model uuid of their output."""
+        page = list(self._documents(_id_range(cursor, last), limit))
         made_by = {doc["_id"]: doc["model_uuid"] for doc in self.out.find({"_id": {"$in": [i for i, _ in page]}}, {"model_uuid": 1})}
         return [(i, value, made_by.get(i)) for i, value in page]
+
+    def scan_ids(self, cursor: Any, limit: int) -> list[SourceId]:
+        """``_id`` values after ``cursor`` that pass the filter, in order."""
+        extra = _id_range(cursor, None)
+        query = {"$and": [self.filter, extra]} if self.filter else extra
+        return [doc["_id"] for doc in self.source.find(query, {"_id": 1}).sort("_id", ASCENDING).limit(limit)]
 
     def changes(self, limit: int) -> list[Change]:
         """Changed documents: from the change stream where there is one, else by comparing key hashes."""
@@ -307,14 +319,13 @@ class MongoListenerSource(ListenerSource):
               "key_hash": self._hashes.get(i)})
             for i, message in batch.errors
         ])
-        count = len(batch.outputs) + len(batch.errors) + len(batch.deleted)
-        update: dict[str, Any] = {"$inc": {"processed": count}}
+        update: dict[str, Any] = {"$inc": {"processed": batch.count}}
         values: dict[str, Any] = {}
         if batch.cursor is not None:
             values["cursor"] = batch.cursor
         values.update(token for token in batch.done if token is not None)  # (field, position): the last one wins
-        if batch.seconds > 0 and count:
-            values["rate"] = count / batch.seconds
+        if batch.rate is not None:
+            values["rate"] = batch.rate
         if values:
             update["$set"] = values
         self.states.update_one({"_id": self.name}, update)

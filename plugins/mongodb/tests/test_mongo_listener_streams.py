@@ -259,3 +259,18 @@ def _within(seconds: float, condition: Callable[[], bool]) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+def test_the_change_feed_wait_lasts_what_each_call_asks(db, replica_set) -> None:
+    store = MongoMetadataStore(open_connection(replica_set.uri))
+    try:
+        assert store.wait_for_changes(0.05) is True  # opens the stream with a 50 ms wait
+        started = time.monotonic()
+        assert store.wait_for_changes(0.5) is True
+        assert time.monotonic() - started > 0.4, "the second wait kept the first one's 50 ms"
+        db.apply(ObjectModel("third", object=shout))
+        started = time.monotonic()
+        store.wait_for_changes(WAIT)
+        assert time.monotonic() - started < WAIT / 3, "an event written between waits was missed"
+    finally:
+        store.close()
