@@ -289,55 +289,68 @@ class ListenerRunner:
         return counts
 
     def _backfill(self, listener: Listener, source: ListenerSource, model: Resolved, cursor: Any, counts: Counts) -> None:
-        """Pages in id order; the next page is read and sent to the compute before this one is written."""
-        bar = self._progress_bar(listener, source)
-        in_flight: _Submitted | None = None
-        try:
-            while True:
-                page = source.scan(cursor, listener.batch_size)
-                submitted = None
-                if page:
-                    todo = [(i, value) for i, value, made_by in page if made_by != model.uuid]
-                    cursor = page[-1][0]
-                    submitted = self._submit(listener, model, todo, cursor=cursor, scanned=len(page))
-                if in_flight is not None:
-                    batch = self._collect(model, in_flight, drop_failed=False)
-                    source.commit(model, batch)
-                    counts.add(batch)
-                    self._renew(source)
-                    if bar is not None:
-                        bar.update(in_flight.scanned)
-                if submitted is None:
-                    break
-                in_flight = submitted
-            source.finish_backfill()
-        finally:
-            if bar is not None:
-                bar.close()
+        """Pages in id order, read here and sent to the compute in ``predict_batches`` chunks."""
+
+        def send() -> _Submitted | None:
+            nonlocal cursor
+            page = source.scan(cursor, listener.batch_size)
+            if not page:
+                return None
+            todo = [(i, value) for i, value, made_by in page if made_by != model.uuid]
+            cursor = page[-1][0]
+            return self._submit(listener, model, todo, cursor=cursor, scanned=len(page))
+
+        def collect(submitted: _Submitted) -> int:
+            batch = self._collect(model, submitted, drop_failed=False)
+            source.commit(model, batch)
+            counts.add(batch)
+            self._renew(source)
+            return submitted.scanned
+
+        self._in_pages(listener, source, send, collect)
 
     def _backfill_on_workers(self, listener: Listener, source: ListenerSource, model: Resolved, cursor: Any, counts: Counts) -> None:
         """Pages of ids handed to workers as ranges: each worker reads its rows, runs the model and
-        writes the outputs in its own Datalayer, so no row or output crosses the broker. The next
-        page is handed out before this one is waited for; the cursor moves once a page is done.
+        writes the outputs in its own Datalayer, so no row or output crosses the broker. The cursor
+        moves once every range of a page is done.
+        """
+        target = Resolved(Listener.type_id, listener.identifier, listener.uuid, listener.version)  # type: ignore[arg-type]
+        size = listener.batch_size * self.db.compute_backend.parallelism
+
+        def send() -> _HandedOut | None:
+            nonlocal cursor
+            ids = source.scan_ids(cursor, size)
+            if not ids:
+                return None
+            handed = self._hand_out(listener, target, model, cursor, ids)
+            cursor = ids[-1]
+            return handed
+
+        def collect(handed: _HandedOut) -> int:
+            self._gather(listener, source, model, handed, counts)
+            return handed.scanned
+
+        self._in_pages(listener, source, send, collect)
+
+    def _in_pages(self, listener: Listener, source: ListenerSource, send: Callable[[], Any], collect: Callable[[Any], int]) -> None:
+        """Run a back-fill page by page: the next page is sent before this one is collected (and
+        committed), so the compute never waits for the database; then mark the back-fill done.
+
+        ``send()`` reads and sends the next page (None: no rows left); ``collect(page)`` waits for
+        it, writes what it must and returns the rows it passed.
         """
         bar = self._progress_bar(listener, source)
-        target = Resolved(Listener.type_id, listener.identifier, listener.uuid, listener.version)  # type: ignore[arg-type]
-        page = listener.batch_size * self.db.compute_backend.parallelism
-        in_flight: _HandedOut | None = None
+        in_flight = None
         try:
             while True:
-                ids = source.scan_ids(cursor, page)
-                handed = None
-                if ids:
-                    handed = self._hand_out(listener, target, model, cursor, ids)
-                    cursor = ids[-1]
+                sent = send()
                 if in_flight is not None:
-                    self._gather(listener, source, model, in_flight, counts)
+                    passed = collect(in_flight)
                     if bar is not None:
-                        bar.update(in_flight.scanned)
-                if handed is None:
+                        bar.update(passed)
+                if sent is None:
                     break
-                in_flight = handed
+                in_flight = sent
             source.finish_backfill()
         finally:
             if bar is not None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import remote_models
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from superlite import Listener, ObjectModel
+from superlite import Datalayer, Listener, ObjectModel
 from superlite.compute.base import ComputeWrapper, ResultHandle, Task
 from superlite.errors import ComputeError
 from superlite.stores.sql.engine import normalize_url
@@ -103,40 +104,39 @@ def test_a_failing_row_on_a_worker_is_recorded_and_the_rest_computed(stack: Stac
     app.dispose()
 
 
-def test_a_backfill_hands_workers_ranges_of_rows_not_the_rows(stack: Stack) -> None:
-    app, table = make_table(stack, 40)
+@contextmanager
+def backfilled(stack: Stack, rows: int, *wrappers: Callable[[Any], Any]) -> Iterator[tuple[Datalayer, str, Sent]]:
+    """A Datalayer on ``stack`` (``wrappers`` inside a :class:`Sent`) and a listener back-filled over ``rows`` rows."""
+    app, table = make_table(stack, rows)
     name = f"pids-{uuid.uuid4().hex[:8]}"
-    sent: list[Sent] = []
-    with stack.connect(wrappers=[lambda inner: sent.append(Sent(inner)) or sent[-1]]) as db:
-        db.apply(ObjectModel("pid", object=remote_models.getpid))
-        db.apply(Listener(name, model="pid", table=table, key="x", batch_size=10, backfill=False))
-        counts = db.catch_up(name)
-        assert counts["computed"] == 40
-        assert [method for method, _ in sent[0].tasks] == ["backfill_range"] * 4
-        assert [args[1:] for _, args in sent[0].tasks] == [(None, 9), (9, 19), (19, 29), (29, 39)]
-        assert sorted(db.outputs(name)) == list(range(40))
-        assert os.getpid() not in set(db.outputs(name).values())
-        [status] = [s for s in db._listener_runner().status() if s.identifier == name]
-        assert status.processed == 40 and status.backfill_done and status.rate > 0
-        db.remove("listener", name)
-    app.dispose()
-
-
-def test_a_range_no_worker_answers_is_computed_by_the_caller(stack: Stack) -> None:
-    app, table = make_table(stack, 30)
-    name = f"lost-{uuid.uuid4().hex[:8]}"
     sent: list[Sent] = []
 
     def wrap(inner: Any) -> Any:
-        sent.append(Sent(LoseFirstRange(inner)))  # Sent sees the lost range too
+        for wrapper in wrappers:
+            inner = wrapper(inner)
+        sent.append(Sent(inner))
         return sent[-1]
 
     with stack.connect(wrappers=[wrap]) as db:
         db.apply(ObjectModel("pid", object=remote_models.getpid))
         db.apply(Listener(name, model="pid", table=table, key="x", batch_size=10, backfill=False))
-        assert db.catch_up(name)["computed"] == 30
-        assert sorted(db.outputs(name)) == list(range(30))
-        methods = [method for method, _ in sent[0].tasks]
-        assert methods.count("backfill_range") == 3 and "predict_batches" in methods  # rows 0-9 sent the old way
+        assert db.catch_up(name)["computed"] == rows
+        assert sorted(db.outputs(name)) == list(range(rows))
+        yield db, name, sent[0]
         db.remove("listener", name)
     app.dispose()
+
+
+def test_a_backfill_hands_workers_ranges_of_rows_not_the_rows(stack: Stack) -> None:
+    with backfilled(stack, 40) as (db, name, sent):
+        assert [method for method, _ in sent.tasks] == ["backfill_range"] * 4
+        assert [args[1:] for _, args in sent.tasks] == [(None, 9), (9, 19), (19, 29), (29, 39)]
+        assert os.getpid() not in set(db.outputs(name).values())
+        [status] = [s for s in db._listener_runner().status() if s.identifier == name]
+        assert status.processed == 40 and status.backfill_done and status.rate > 0
+
+
+def test_a_range_no_worker_answers_is_computed_by_the_caller(stack: Stack) -> None:
+    with backfilled(stack, 30, LoseFirstRange) as (_, _, sent):  # Sent sees the lost range too
+        methods = [method for method, _ in sent.tasks]
+        assert methods.count("backfill_range") == 3 and "predict_batches" in methods  # rows 0-9 sent the old way
