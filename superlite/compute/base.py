@@ -192,7 +192,9 @@ class ComputeWrapper(Compute):
     Everything passes through to ``inner`` unless a subclass overrides it, the way httpx stacks
     transports: each wrapper does one thing, and :func:`~superlite.compute.pipeline.open_compute`
     stacks them. A wrapper overrides :meth:`submit_many` alone: :meth:`submit` and
-    :meth:`asubmit` go through it, so no path can skip the wrapper.
+    :meth:`asubmit` go through it, so no path can skip the wrapper. A wrapper that leaves most
+    tasks alone also says which it acts on (:meth:`acts_on`): :meth:`submit` passes the others
+    straight to ``inner``, so a call pays nothing for wrappers that do nothing to it.
     """
 
     def __init__(self, inner: Compute) -> None:
@@ -214,8 +216,14 @@ class ComputeWrapper(Compute):
         inner = self.inner
         return inner.backend if isinstance(inner, ComputeWrapper) else inner
 
+    def acts_on(self, task: Task) -> bool:
+        """Whether this wrapper does anything to ``task`` (True unless a subclass knows better)."""
+        return True
+
     def submit(self, task: Task) -> ResultHandle:
-        """Submit one task through :meth:`submit_many`."""
+        """Submit one task through :meth:`submit_many`, or straight to ``inner`` if not :meth:`acts_on` it."""
+        if not self.acts_on(task):
+            return self.inner.submit(task)
         return self.submit_many([task])[0]
 
     def submit_many(self, tasks: Sequence[Task]) -> list[ResultHandle]:

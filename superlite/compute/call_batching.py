@@ -180,6 +180,10 @@ class CallBatching(ComputeWrapper):
             self._send(batch)
         return handles  # type: ignore[return-value]
 
+    def acts_on(self, task: Task) -> bool:
+        """Whether ``task`` is a ``predict(x)`` of a model that declares ``batching=``."""
+        return self._batching(task) is not None
+
     def _batching(self, task: Task) -> Batching | None:
         if task.method != "predict" or len(task.args) != 1 or task.kwargs:
             return None

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from contextvars import ContextVar
 from functools import partial
@@ -29,8 +28,8 @@ from superlite.compute.cache import ModelCache, measure_size
 from superlite.config import CacheOptions
 from superlite.errors import ComputeError, NotFoundError
 
-_RUNNING: ContextVar[TaskOptions | None] = ContextVar("superlite_running", default=None)
-_HOST: ContextVar[Any] = ContextVar("superlite_host", default=None)
+#: ``(options, host)`` of the task the current thread runs: one variable, set once per task.
+_RUNNING: ContextVar[tuple[TaskOptions, Any] | None] = ContextVar("superlite_running", default=None)
 
 
 def executing() -> bool:
@@ -44,7 +43,8 @@ def running_options() -> TaskOptions | None:
     A nested call inherits them (see :meth:`superlite.datalayer.Datalayer.compute`): a
     composite's children keep the caller's routing key, priority, deadline and request id.
     """
-    return _RUNNING.get()
+    running = _RUNNING.get()
+    return None if running is None else running[0]
 
 
 def running_host() -> Any:
@@ -53,7 +53,8 @@ def running_host() -> Any:
     For components whose servable methods work on the database themselves (a listener's
     back-fill of a range of rows on a worker): they reach it through the Datalayer that runs them.
     """
-    return _HOST.get()
+    running = _RUNNING.get()
+    return None if running is None else running[1]
 
 
 class Executor:
@@ -74,7 +75,7 @@ class Executor:
             measure=partial(measure_size, stop_types=(RemoteModel,)),
         )
         self.batchers = Batchers(_run_batch)
-        self._running: Counter[str] = Counter()
+        self._running: dict[str, int] = {}
         self._last_done: dict[str, float] = {}
         self._activity = threading.Lock()
         self.host = host
@@ -104,26 +105,25 @@ class Executor:
             check_call(task.method, task.args)
         uuid = task.target.uuid
         with self._activity:
-            self._running[uuid] += 1
-        token, hosted = _RUNNING.set(task.options), _HOST.set(self.host)
+            self._running[uuid] = self._running.get(uuid, 0) + 1
+        token = _RUNNING.set((task.options, self.host))
         try:
             if _batchable(model, task):
                 batcher = self.batchers.get(uuid, model)
                 return batcher.predict(task.args[0]) if task.method == "predict" else batcher.predict_many(task.args[0])
             return getattr(model, task.method)(*task.args, **task.kwargs)
         finally:
-            _HOST.reset(hosted)
             _RUNNING.reset(token)
             with self._activity:
-                self._running[uuid] -= 1
-                if not self._running[uuid]:
-                    del self._running[uuid]
+                left = self._running.pop(uuid) - 1
+                if left:
+                    self._running[uuid] = left
                 self._last_done[uuid] = time.monotonic()
 
     def idle_for(self, uuid: str) -> float | None:
         """Seconds since the last call on ``uuid`` ended: None while one runs, infinity if none ran."""
         with self._activity:
-            if self._running[uuid]:
+            if uuid in self._running:
                 return None
             done = self._last_done.get(uuid)
         return float("inf") if done is None else time.monotonic() - done
@@ -160,7 +160,7 @@ def _batchable(model: Component, task: Task) -> bool:
 
 def _run_batch(model: Any, inputs: list[Any]) -> Any:
     """One micro-batch: ``model.predict_batches(inputs)``, as a task (nested calls run inline)."""
-    token = _RUNNING.set(TaskOptions())
+    token = _RUNNING.set((TaskOptions(), None))
     try:
         return model.predict_batches(inputs)
     finally:

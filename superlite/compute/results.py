@@ -179,6 +179,10 @@ class ResultCache(ComputeWrapper):
             handles[position] = CachingResult(handle, self.store, key, ttl) if key is not None else handle
         return handles  # type: ignore[return-value]
 
+    def acts_on(self, task: Task) -> bool:
+        """Whether ``task`` is a ``predict`` of a model that declares ``cache=``."""
+        return task.method == "predict" and self.policy(task.target.uuid) is not None
+
     def _lookup(self, task: Task) -> CachedResult | tuple[str, float] | None:
         """A cached answer; else the key and TTL to store the answer under; else None (not cached)."""
         if task.method != "predict":

@@ -24,9 +24,13 @@ class ServingRouter(ComputeWrapper):
         self.local = local
         self.mode_of = mode_of
 
+    def acts_on(self, task: Task) -> bool:
+        """Whether ``task``'s model is served in this process."""
+        return self.mode_of(task.target.type_id, task.target.identifier) == "local"
+
     def submit_many(self, tasks: Sequence[Task]) -> list[ResultHandle]:
         """Submit each task where its model is served, answers in the order of ``tasks``."""
-        local = [self.mode_of(task.target.type_id, task.target.identifier) == "local" for task in tasks]
+        local = [self.acts_on(task) for task in tasks]
         if not any(local):
             return self.inner.submit_many(tasks)
         here = iter(self.local.submit_many([t for t, is_local in zip(tasks, local) if is_local]))

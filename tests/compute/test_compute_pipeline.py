@@ -65,6 +65,25 @@ def test_every_path_goes_through_the_wrappers(db: superlite.Datalayer) -> None:
     assert {task.target.uuid for task in Recording.seen} == {model.uuid}
 
 
+class OnlyTriple(Recording):
+    """Acts on tasks of ``triple`` alone; single tasks of other models pass it by."""
+
+    def acts_on(self, task: Task) -> bool:
+        return task.target.identifier == "triple"
+
+
+def test_a_single_task_passes_by_a_wrapper_that_does_not_act_on_it(tmp_path: Path) -> None:
+    Recording.seen = []
+    with superlite.connect(f"sqlite:///{tmp_path}/db.sqlite", broker=None, wrappers=[OnlyTriple]) as db:
+        triples = db.apply(ObjectModel("triple", object=triple, serve=True))
+        same = db.apply(ObjectModel("same", object=slow_identity, serve=True))
+        assert (triples.predict(2), same.predict(2)) == (6, 2)
+        assert [task.target.identifier for task in Recording.seen] == ["triple"]
+        [handle] = db.compute_backend.submit_many([Task(db.resolve(same.reference), "predict", (3,))])
+        assert handle.result() == 3
+        assert [task.target.identifier for task in Recording.seen] == ["triple", "same"]  # many tasks: it decides in submit_many
+
+
 def test_a_task_carries_its_options(db: superlite.Datalayer) -> None:
     model = db.apply(ObjectModel("triple", object=triple, serve=True))
     model.predict(1, key="user-7", priority="high", timeout=30)

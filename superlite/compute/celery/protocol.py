@@ -9,6 +9,7 @@ out). Workers of an older release sent four; a missing options dict reads as no 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from superlite.components.reference import Resolved, parse_reference
@@ -28,13 +29,19 @@ def wire_options(task: Task) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
+@lru_cache(maxsize=4096)
+def _target(reference: str, version: int | None) -> Resolved:
+    """What a message's reference and version pin (cached: a worker sees the same few, over and over)."""
+    parsed = parse_reference(reference)
+    return Resolved(parsed.type_id, parsed.identifier, parsed.uuid, version)
+
+
 def task_from_message(
     reference: str, method: str, args: Sequence[Any], kwargs: Mapping[str, Any], options: Mapping[str, Any] | None
 ) -> Task:
     """The :class:`~superlite.compute.base.Task` a worker runs for a received message."""
-    options = dict(options or {})
-    parsed = parse_reference(reference)
-    target = Resolved(parsed.type_id, parsed.identifier, parsed.uuid, options.get("version"))
+    options = options or {}
+    target = _target(reference, options.get("version"))
     task_options = TaskOptions(
         priority=options.get("priority"),
         deadline=options.get("deadline"),
