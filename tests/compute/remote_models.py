@@ -6,6 +6,7 @@ exactly this code.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -15,6 +16,11 @@ from typing import Any
 def getpid(x: Any) -> int:
     """The pid of the process that ran the prediction."""
     return os.getpid()
+
+
+def frozen_objects(x: Any) -> int:
+    """How many objects the process that ran the prediction keeps out of the garbage collector's sight."""
+    return gc.get_freeze_count()
 
 
 def pid_and_echo(x: Any) -> list[Any]:

@@ -108,6 +108,12 @@ def test_two_workers_share_the_load(stack: Stack) -> None:
     assert answered_by == {worker.pid for worker in stack.workers}
 
 
+def test_a_worker_process_keeps_its_startup_heap_out_of_the_collectors_sight(stack: Stack) -> None:
+    with stack.connect() as db:
+        model = db.apply(ObjectModel(f"frozen-{uuid.uuid4().hex[:6]}", object=remote_models.frozen_objects, serve=True))
+        assert model.predict(None) > 10_000  # Celery, SQLAlchemy and the Datalayer, frozen once opened
+
+
 def test_model_exception_comes_home_as_remote_error(stack: Stack) -> None:
     with stack.connect() as db:
         model = db.apply(ObjectModel(unique("fail"), object=remote_models.fail, serve=True))

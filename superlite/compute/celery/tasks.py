@@ -8,6 +8,7 @@ pins a uuid, so the version that answers is exactly the one the caller asked for
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -94,6 +95,10 @@ class WorkerState:
                 self._pid = os.getpid()
                 if self.listeners.model_loaded is not None:
                     self._db.executor.models.load_listeners.append(self.listeners.model_loaded)
+                # What the process holds now (Celery, SQLAlchemy, the Datalayer) lives as long as it
+                # does: out of the collector's sight, a full collection takes a few ms instead of
+                # the 100-170 ms that stalled one task in ten on a listener back-fill.
+                gc.freeze()
             return self._db
 
     def start_follower(self) -> None:
