@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -40,6 +41,7 @@ def listen(state: CliState, broker: str | None, interval: float, once: bool) -> 
             return
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         click.echo(f"listening on {db!r}", err=True)
+        gc.freeze()  # a long-running process: its startup heap need not be scanned at every full collection
         runner.follow(interval=interval, stop=stopping.is_set)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,3 +66,8 @@ class ObjectModel(Model):
     def predict(self, x: Any) -> Any:
         """Call the wrapped object (or its ``method``) on ``x``."""
         return self._target()(x)
+
+    def predict_batches(self, xs: Sequence[Any]) -> list[Any]:
+        """Call the wrapped object on each of ``xs``, looked up once for them all."""
+        target = self._target()
+        return [target(x) for x in xs]

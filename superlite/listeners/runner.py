@@ -315,15 +315,14 @@ class ListenerRunner:
         moves once every range of a page is done.
         """
         target = Resolved(Listener.type_id, listener.identifier, listener.uuid, listener.version)  # type: ignore[arg-type]
-        size = listener.batch_size * self.db.compute_backend.parallelism
 
         def send() -> _HandedOut | None:
             nonlocal cursor
-            ids = source.scan_ids(cursor, size)
-            if not ids:
+            ranges = source.ranges(cursor, listener.batch_size, self.db.compute_backend.parallelism)
+            if not ranges:
                 return None
-            handed = self._hand_out(listener, target, model, cursor, ids)
-            cursor = ids[-1]
+            handed = self._hand_out(target, model, cursor, ranges)
+            cursor = handed.cursor
             return handed
 
         def collect(handed: _HandedOut) -> int:
@@ -356,20 +355,18 @@ class ListenerRunner:
             if bar is not None:
                 bar.close()
 
-    def _hand_out(self, listener: Listener, target: Resolved, model: Resolved, cursor: Any, ids: list[SourceId]) -> _HandedOut:
-        """Send one task per ``batch_size`` ids (one transaction on the worker), without waiting."""
-        compute = self.db.compute_backend
-        size = -(-len(ids) // -(-len(ids) // listener.batch_size))  # as many ranges as needed, of even sizes
-        lasts = [ids[min(i + size, len(ids)) - 1] for i in range(0, len(ids), size)]
-        ranges = list(zip([cursor, *lasts[:-1]], lasts))
+    def _hand_out(self, target: Resolved, model: Resolved, cursor: Any, ranges: list[tuple[SourceId, int]]) -> _HandedOut:
+        """Send one task per range (``batch_size`` rows: one transaction on the worker), without waiting."""
+        lasts = [last for last, _ in ranges]
+        bounds = list(zip([cursor, *lasts[:-1]], lasts))
         described = [model.type_id, model.identifier, model.uuid, model.version]
-        tasks = [Task(target, "backfill_range", (described, after, last)) for after, last in ranges]
+        tasks = [Task(target, "backfill_range", (described, after, last)) for after, last in bounds]
         handles: list[ResultHandle | None]
         try:
-            handles = list(compute.submit_many(tasks))
-        except SerializationError:  # ids the wire codec cannot carry (a MongoDB ObjectId): done here
+            handles = list(self.db.compute_backend.submit_many(tasks))
+        except SerializationError:  # ids the wire codec cannot carry: the ranges are done here
             handles = [None] * len(tasks)
-        return _HandedOut(ranges, handles, ids[-1], len(ids), time.perf_counter())
+        return _HandedOut(bounds, handles, lasts[-1], sum(rows for _, rows in ranges), time.perf_counter())
 
     def _gather(self, listener: Listener, source: ListenerSource, model: Resolved, handed: _HandedOut, counts: Counts) -> None:
         """Wait for a page's ranges (a range a worker failed is done here), then move the cursor past it."""

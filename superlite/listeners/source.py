@@ -146,8 +146,12 @@ class ListenerSource(abc.ABC):
         """Rows after ``cursor`` (up to ``last`` included) in id order: ``(id, key value, uuid of the model of its output)``."""
 
     @abc.abstractmethod
-    def scan_ids(self, cursor: Any, limit: int) -> list[SourceId]:
-        """The ids :meth:`scan` would return, alone (what a back-fill on workers hands out)."""
+    def ranges(self, cursor: Any, size: int, count: int) -> list[tuple[SourceId, int]]:
+        """Up to ``count`` consecutive ranges of ``size`` rows after ``cursor``, as ``(last id, rows)``.
+
+        What a back-fill on workers hands out; the last range may be shorter, and none are
+        returned past the last row.
+        """
 
     @abc.abstractmethod
     def changes(self, limit: int) -> list[Change]:

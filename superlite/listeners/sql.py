@@ -326,10 +326,18 @@ class SQLListenerSource(ListenerSource):
             rows: list[Any] = list(connection.execute(query).all())
         return [(i, self._value(value), made_by) for i, value, made_by in rows] if self.chained else rows
 
-    def scan_ids(self, cursor: Any, limit: int) -> list[SourceId]:
-        """Ids after ``cursor`` that pass the filter, in order."""
+    def ranges(self, cursor: Any, size: int, count: int) -> list[tuple[SourceId, int]]:
+        """One query per range, counted in the database: no id of the range reaches Python."""
+        found: list[tuple[SourceId, int]] = []
         with self.engine.connect() as connection:
-            return list(connection.execute(self._page(sa.select(self.id_column), cursor, limit, None)).scalars())
+            while len(found) < count:
+                page = self._page(sa.select(self.id_column.label("i")), cursor, size, None).subquery()
+                last, rows = connection.execute(sa.select(sa.func.max(page.c.i), sa.func.count())).one()
+                if not rows:
+                    break
+                found.append((last, rows))
+                cursor = last
+        return found
 
     def _page(self, query: sa.Select[Any], cursor: Any, limit: int, last: Any) -> sa.Select[Any]:
         query = query.order_by(self.id_column).limit(limit)

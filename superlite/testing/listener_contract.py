@@ -65,6 +65,11 @@ def _rows(*texts: str) -> Sequence[dict[str, Any]]:
     return [{"id": i, "text": text} for i, text in enumerate(texts, start=1)]
 
 
+def _not_c(db: Datalayer) -> Any:
+    """A filter leaving out the rows whose text is "c", in the database's own terms."""
+    return {"text": {"$ne": "c"}} if db.settings.uri.startswith(("mongodb", "mongomock")) else "text <> 'c'"
+
+
 class ListenerContract:
     """The shared listener tests; see the module docstring for the fixtures a backend provides."""
 
@@ -82,6 +87,22 @@ class ListenerContract:
         assert (counts["computed"], counts["deleted"]) == (2, 1)
         assert db.catch_up("loud")["computed"] == 0  # nothing pending: nothing recomputed
         assert set(rows.output_column("loud", "model_uuid")) == {model.uuid}
+
+    def test_ranges_and_a_range_of_rows_for_workers(self, db: Datalayer, rows: AppRows) -> None:
+        rows.insert(*_rows("a", "b", "c", "d", "boom"))
+        model = db.apply(ObjectModel("shout", object=shout))
+        runner = ListenerRunner(db)
+        db.apply(Listener("loud", model=model, table=TABLE, key="text", where=_not_c(db), backfill=False))
+        listener = runner.listener("loud")
+        with runner.source(listener) as source:
+            assert source.ranges(None, 2, 10) == [(2, 2), (5, 2)]  # row 3 is outside the filter
+            assert source.ranges(2, 2, 1) == [(5, 2)]
+            assert source.ranges(5, 2, 10) == []
+            resolved = db.resolve(listener.selector, split=False)
+            counts = runner.backfill_range(listener, source, resolved, 2, 5)
+        assert (counts["computed"], counts["failed"]) == (1, 1)
+        assert db.outputs("loud") == {4: "D"}
+        assert list(db.listener_errors("loud")) == [5]
 
     def test_errors_per_row_are_retried_by_the_next_version(self, db: Datalayer, rows: AppRows) -> None:
         rows.insert(*_rows("good", "boom"))

@@ -198,11 +198,12 @@ class MongoListenerSource(ListenerSource):
         made_by = {doc["_id"]: doc["model_uuid"] for doc in self.out.find({"_id": {"$in": [i for i, _ in page]}}, {"model_uuid": 1})}
         return [(i, value, made_by.get(i)) for i, value in page]
 
-    def scan_ids(self, cursor: Any, limit: int) -> list[SourceId]:
-        """``_id`` values after ``cursor`` that pass the filter, in order."""
+    def ranges(self, cursor: Any, size: int, count: int) -> list[tuple[SourceId, int]]:
+        """The ``_id`` values of ``size * count`` documents after ``cursor``, cut into ranges."""
         extra = _id_range(cursor, None)
         query = {"$and": [self.filter, extra]} if self.filter else extra
-        return [doc["_id"] for doc in self.source.find(query, {"_id": 1}).sort("_id", ASCENDING).limit(limit)]
+        ids = [doc["_id"] for doc in self.source.find(query, {"_id": 1}).sort("_id", ASCENDING).limit(size * count)]
+        return [(ids[min(i + size, len(ids)) - 1], min(size, len(ids) - i)) for i in range(0, len(ids), size)]
 
     def changes(self, limit: int) -> list[Change]:
         """Changed documents: from the change stream where there is one, else by comparing key hashes."""
