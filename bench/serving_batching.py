@@ -144,20 +144,10 @@ def batch_counts(db: Any, identifier: str) -> tuple[int, int]:
     return sum(int(m.get("batches", 0)) for m in loaded), sum(int(m.get("inputs", 0)) for m in loaded)
 
 
-def caller_batching(db: Any) -> Any:
-    """The Datalayer's caller-batching compute wrapper, or None when it has none."""
-    from superlite.compute.call_batching import CallBatching
-
-    compute = db.compute_backend
-    while compute is not None and not isinstance(compute, CallBatching):
-        compute = getattr(compute, "inner", None)
-    return compute
-
-
 def measure(call: Callable[[list[float]], object], args: argparse.Namespace, pids: Sequence[int], db: Any, batched: str | None = None) -> Setup:
     """:func:`drive` ``call``, with the CPU it cost and, for model ``batched``, its mean batch sizes."""
     before = batch_counts(db, batched) if batched else (0, 0)
-    sending = caller_batching(db) if batched else None
+    sending = db.call_batching if batched else None
     sent = (sending.calls, sending.batches) if sending is not None else (0, 0)
     on_linux = PROC.exists()
     cpu = (process_cpu(pids), time.process_time(), machine_busy()) if on_linux else None

@@ -116,10 +116,11 @@ class Datalayer:
         self.policies = VersionPolicies(self.metadata, self.resolver.watch)
         self.executor = Executor(self._load_model, settings.cache, host=self)
         self.result_cache: ResultCache | None = None
+        self.call_batching: CallBatching | None = None
         own: list[Wrapper] = [self._cache_results]
         if settings.broker:
             if settings.celery.caller_batching:
-                own.insert(0, partial(CallBatching, policy=self.policies.batching))
+                own.insert(0, self._batch_calls)
             own.insert(0, partial(ServingRouter, local=LocalCompute(self.executor), mode_of=self.serving.mode))
         self.compute_backend: Compute = open_compute(settings, self.executor, (*own, *wrappers))
 
@@ -127,6 +128,11 @@ class Datalayer:
         """The result-cache wrapper (see :mod:`superlite.compute.results`), kept as :attr:`result_cache`."""
         self.result_cache = ResultCache(inner, open_result_store(self.settings), self.policies.cache)
         return self.result_cache
+
+    def _batch_calls(self, inner: Compute) -> CallBatching:
+        """The caller-batching wrapper (see :mod:`superlite.compute.call_batching`), kept as :attr:`call_batching`."""
+        self.call_batching = CallBatching(inner, policy=self.policies.batching)
+        return self.call_batching
 
     @property
     def metadata(self) -> MetadataStore:

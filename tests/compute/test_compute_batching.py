@@ -71,12 +71,14 @@ def test_calls_a_caller_held_reach_the_worker_as_one_batch(make_stack: Callable[
         first = db.compute(reference, "predict", ("slow",), wait=False)
         held = [db.compute(reference, "predict", (x,), wait=False) for x in "abc"]  # held until "slow" answers
         answers = [h.result(60) for h in [first, *held]]
+        assert db.call_batching is not None and (db.call_batching.calls, db.call_batching.batches) == (4, 2)  # "slow", then a, b, c
     assert [a[:2] for a in answers] == [["slow", 1], ["a", 3], ["b", 3], ["c", 3]]
 
 
 def test_without_caller_batching_each_call_is_a_task(make_stack: Callable[..., Stack], redis_broker: str) -> None:
     stack = make_stack(redis_broker, "--pool", "threads", "--concurrency", "8")
     with stack.connect(parallelism=1, caller_batching=False) as db:
+        assert db.call_batching is None
         name = f"batched-{uuid.uuid4().hex[:6]}"
         db.apply(BatchReport(name, batching=Batching(max_size=4, max_wait_ms=30_000)))
         reference = db.load("model", name).reference
