@@ -181,13 +181,15 @@ class ResultCache(ComputeWrapper):
 
     def acts_on(self, task: Task) -> bool:
         """Whether ``task`` is a ``predict`` of a model that declares ``cache=``."""
-        return task.method == "predict" and self.policy(task.target.uuid) is not None
+        return self._policy(task) is not None
+
+    def _policy(self, task: Task) -> tuple[str, float] | None:
+        """``(content hash, TTL)`` when ``task`` is a ``predict`` of a model that declares ``cache=``."""
+        return self.policy(task.target.uuid) if task.method == "predict" else None
 
     def _lookup(self, task: Task) -> CachedResult | tuple[str, float] | None:
         """A cached answer; else the key and TTL to store the answer under; else None (not cached)."""
-        if task.method != "predict":
-            return None
-        policy = self.policy(task.target.uuid)
+        policy = self._policy(task)
         if policy is None:
             return None
         content_hash, ttl = policy

@@ -84,6 +84,9 @@ class SQLRows:
     def has_outputs_table(self, listener: str) -> bool:
         return f"_outputs__{listener}" in sa.inspect(self.engine).get_table_names()
 
+    def without_text(self, text: str) -> Any:
+        return f"text <> '{text}'"
+
 
 def test_outputs_join_back_to_the_source_table(db: superlite.Datalayer, app: sa.Engine) -> None:
     model = db.apply(ObjectModel("shout", object=shout))

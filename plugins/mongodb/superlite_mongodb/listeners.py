@@ -184,9 +184,12 @@ class MongoListenerSource(ListenerSource):
         """Mark the back-fill complete."""
         self.states.update_one({"_id": self.name}, {"$set": {"backfill_done": True}})
 
+    def _matching(self, extra: dict[str, Any]) -> dict[str, Any]:
+        """The query for documents that pass the listener's filter and ``extra``."""
+        return {"$and": [self.filter, extra]} if self.filter else extra
+
     def _documents(self, extra: dict[str, Any], limit: int = 0) -> Iterator[tuple[SourceId, Any]]:
-        query = {"$and": [self.filter, extra]} if self.filter else extra
-        for doc in self.source.find(query, {self.path: 1}).sort("_id", ASCENDING).limit(limit):
+        for doc in self.source.find(self._matching(extra), {self.path: 1}).sort("_id", ASCENDING).limit(limit):
             value = _get(doc, self.path)
             value = decode_output(value) if self.chained else value
             self._hashes[doc["_id"]] = _hash(value)
@@ -200,8 +203,7 @@ class MongoListenerSource(ListenerSource):
 
     def ranges(self, cursor: Any, size: int, count: int) -> list[tuple[SourceId, int]]:
         """The ``_id`` values of ``size * count`` documents after ``cursor``, cut into ranges."""
-        extra = _id_range(cursor, None)
-        query = {"$and": [self.filter, extra]} if self.filter else extra
+        query = self._matching(_id_range(cursor, None))
         ids = [doc["_id"] for doc in self.source.find(query, {"_id": 1}).sort("_id", ASCENDING).limit(size * count)]
         return [(ids[min(i + size, len(ids)) - 1], min(size, len(ids) - i)) for i in range(0, len(ids), size)]
 
@@ -358,7 +360,7 @@ class MongoListenerSource(ListenerSource):
         remaining = 0
         if not current.backfill_done:
             extra = {} if current.cursor is None else {"_id": {"$gt": current.cursor}}
-            remaining = self.source.count_documents({"$and": [self.filter, extra]} if self.filter else extra)
+            remaining = self.source.count_documents(self._matching(extra))
         pending = 0 if not current.backfill_done else len(self.changes(SCAN_PAGE))
         return Lag(pending, None, remaining, self.error_docs.count_documents({"listener": self.name}))
 

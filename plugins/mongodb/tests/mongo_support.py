@@ -92,3 +92,6 @@ class MongoRows:
 
     def has_outputs_table(self, listener: str) -> bool:
         return f"_outputs__{listener}" in self.database.list_collection_names()
+
+    def without_text(self, text: str) -> Any:
+        return {"text": {"$ne": text}}
