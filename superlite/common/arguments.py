@@ -38,6 +38,11 @@ def shown(value: object) -> str:
     return _REPR.repr(value)
 
 
+def decimal_digits(text: str) -> bool:
+    """Whether ``text`` is a plain number: ASCII digits alone (``str.isdigit`` also accepts "³", which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def check_version(value: object, argument: str = "version") -> int:
     """``value`` as a version number: an ``int`` (not a ``bool``) from 0 to :data:`MAX_VERSION`."""
     if isinstance(value, bool) or not isinstance(value, int):

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from superlite.common.arguments import check_identifier, check_type_id, check_uuid
+from superlite.common.arguments import check_identifier, check_type_id, check_uuid, decimal_digits
 from superlite.errors import ConfigurationError
 
 PREFIX = "&:component:"
@@ -132,7 +132,7 @@ def split_name(name: str) -> tuple[str, str | None, int | None]:
     identifier, at, suffix = name.rpartition("@")
     if not at:
         return name, None, None
-    if suffix.isdigit():
+    if decimal_digits(suffix):
         return identifier, None, int(suffix)
     if not ALIAS_PATTERN.fullmatch(suffix):
         raise ConfigurationError(

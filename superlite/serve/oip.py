@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 import superlite
-from superlite.common.arguments import check_selecting_name, check_type_id
+from superlite.common.arguments import check_selecting_name, check_type_id, decimal_digits
 from superlite.components.reference import Resolved, Selector, split_name
 from superlite.compute.base import Task, TaskOptions
 from superlite.errors import ArgumentTypeError, InvalidArgumentError
@@ -60,7 +60,7 @@ def check_name(text: str, what: str = "name") -> str:
 
 def parse_version(text: str) -> int:
     """A version number from a path segment, else a 400."""
-    if not text.isdigit() or int(text) > MAX_VERSION:
+    if not decimal_digits(text) or int(text) > MAX_VERSION:
         raise ApiError(400, f"a version is a number from 0 to {MAX_VERSION}, not {text!r}")
     return int(text)
 

@@ -104,6 +104,8 @@ def test_bytes_reach_the_model_as_strings(client):
         ("a%1Bb", {"inputs": [tensor([1], [1], "INT64")]}, 400, ["must be printable", "\\x1b"]),
         ("%20double", {"inputs": [tensor([1], [1], "INT64")]}, 400, ["whitespace"]),
         ("double/versions/x", {"inputs": [tensor([1], [1], "INT64")]}, 400, ["'x'"]),
+        ("double/versions/%C2%B3", {"inputs": [tensor([1], [1], "INT64")]}, 400, ["'³'"]),  # a digit to isdigit, not to int
+        ("double@%C2%B3", {"inputs": [tensor([1], [1], "INT64")]}, 400, ["'³'"]),
         ("double@0/versions/1", {"inputs": [tensor([1], [1], "INT64")]}, 400, ["not both"]),
         ("double", {"inputs": [tensor([1, 2, 3], [2], "INT64")]}, 400, ["shape [2]", "3"]),
         ("double", {"inputs": [tensor([300], [1], "INT8")]}, 400, ["300", "INT8"]),
