@@ -11,11 +11,13 @@ database per repetition:
 * "db.apply" / "db.load": the whole path, an ``ObjectModel`` whose callable holds the bytes
   (dill, hashing, spooling, the store) applied, then loaded back with ``lazy=False``.
 
-Each figure is the best of ``--repeat`` runs, printed with its ratio to the baselines. A new
-case is one function decorated with :func:`case`. Usage::
+Each figure is the best of ``--repeat`` runs, printed with its ratio to the baselines, for
+each kind of bytes in ``--data``: ``random`` (dense weights: nothing to compress) and
+``sparse`` (float32 weights, 90% of them zero, as pruned models and padded embeddings are).
+A new case is one function decorated with :func:`case`. Usage::
 
     .venv/bin/python bench/artifacts.py                          # sqlite and postgresql, 100 MB
-    .venv/bin/python bench/artifacts.py --size-mb 20 --backends sqlite,postgresql,mariadb
+    .venv/bin/python bench/artifacts.py --size-mb 20 --backends sqlite,postgresql,mariadb --data sparse
 """
 
 from __future__ import annotations
@@ -268,27 +270,47 @@ def report(backend: str, size_mb: int, best: Results) -> None:
             print(f"{label} {size_mb}MB: {seconds:.2f} s  ({', '.join(figures)})")
 
 
+def random_bytes(size: int) -> bytes:
+    """Dense weights: bytes no compressor can shrink."""
+    return os.urandom(size)
+
+
+def sparse_float32(size: int) -> bytes:
+    """Sparse weights: normal float32 values, nine in ten of them zero."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal(size // 4, dtype=np.float32)
+    values[rng.random(values.size) < 0.9] = 0.0
+    return values.tobytes()
+
+
+DATA = {"random": random_bytes, "sparse": sparse_float32}
+
+
 def main() -> None:
     """Parse the arguments, run every case on every backend, print the figures."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=100, help="artifact size in MiB (default 100)")
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql,mariadb")
     parser.add_argument("--repeat", type=int, default=3, help="runs per backend; the best is reported")
+    parser.add_argument("--data", default="random,sparse", help=f"comma-separated kinds of bytes: {','.join(DATA)}")
     args = parser.parse_args()
 
-    data = os.urandom(args.size_mb * 1024 * 1024)
-    sha256 = hashlib.sha256(data).hexdigest()
-    print(
-        f"SQL artifact benchmark: {args.size_mb} MiB of random bytes, chunks of {CHUNK_SIZE >> 20} MiB, "
-        f"best of {args.repeat}"
-    )
-    for backend in (name.strip() for name in args.backends.split(",")):
-        try:
-            best = measure(backend, data, sha256, args.repeat)
-        except pytest.skip.Exception as skipped:
-            print(f"{backend}: skipped ({skipped.msg})")
-            continue
-        report(backend, args.size_mb, best)
+    for kind in (name.strip() for name in args.data.split(",")):
+        data = DATA[kind](args.size_mb * 1024 * 1024)
+        sha256 = hashlib.sha256(data).hexdigest()
+        print(
+            f"SQL artifact benchmark: {args.size_mb} MiB of {kind} bytes, chunks of {CHUNK_SIZE >> 20} MiB, "
+            f"best of {args.repeat}"
+        )
+        for backend in (name.strip() for name in args.backends.split(",")):
+            try:
+                best = measure(backend, data, sha256, args.repeat)
+            except pytest.skip.Exception as skipped:
+                print(f"{backend}: skipped ({skipped.msg})")
+                continue
+            report(backend, args.size_mb, best)
 
 
 if __name__ == "__main__":

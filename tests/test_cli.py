@@ -168,11 +168,11 @@ def test_db_current_and_upgrade(tmp_path):
     uri = f"sqlite:///{tmp_path / 'fresh.db'}"
     result = run_cli("--uri", uri, "db", "current")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["current: (empty database)", "head:    0005", "pending: 0001 0002 0003 0004 0005"]
+    assert result.stdout.splitlines() == ["current: (empty database)", "head:    0006", "pending: 0001 0002 0003 0004 0005 0006"]
     result = run_cli("db", "upgrade", "--uri", uri)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "upgraded from (empty database) to 0005"
-    assert run_cli("--uri", uri, "db", "upgrade").stdout.splitlines()[0] == "already at 0005"
+    assert result.stdout.splitlines()[0] == "upgraded from (empty database) to 0006"
+    assert run_cli("--uri", uri, "db", "upgrade").stdout.splitlines()[0] == "already at 0006"
     assert "pending: (none)" in run_cli("--uri", uri, "db", "current").stdout
 
 

@@ -88,13 +88,13 @@ def test_database_of_the_previous_release_is_upgraded(database_uri: str) -> None
 
 
 def test_previous_release_database_with_auto_upgrade_off_is_left_alone(database_uri: str) -> None:
-    """auto_upgrade=False: the store opens and reports 0002 to 0005 pending; connect refuses and names the command."""
+    """auto_upgrade=False: the store opens and reports 0002 to 0006 pending; connect refuses and names the command."""
     _write_previous_release_database(database_uri)
     settings = Settings(uri=database_uri).with_options(auto_upgrade=False)
     bundle = open_sql_stores(settings)
     try:
         status = bundle.metadata.schema_status()
-        assert (status.current, status.pending, status.up_to_date) == (BASELINE, ("0002", "0003", "0004", "0005"), False)
+        assert (status.current, status.pending, status.up_to_date) == (BASELINE, ("0002", "0003", "0004", "0005", "0006"), False)
         with pytest.raises(SchemaVersionError, match="superlite db upgrade --uri"):
             superlite.connect(database_uri, auto_upgrade=False)
         assert bundle.metadata.upgrade().up_to_date
@@ -130,7 +130,7 @@ def test_new_database_with_auto_upgrade_off_has_everything_pending(database_uri:
     bundle = open_sql_stores(Settings(uri=database_uri).with_options(auto_upgrade=False))
     try:
         status = bundle.metadata.schema_status()
-        assert status.current is None and status.pending == (BASELINE, "0002", "0003", "0004", "0005")
+        assert status.current is None and status.pending == (BASELINE, "0002", "0003", "0004", "0005", "0006")
         assert bundle.metadata.upgrade().current == head()
     finally:
         _close(bundle)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 import socket
 import sqlite3
 from pathlib import Path
@@ -275,20 +276,46 @@ def test_engine_is_disposed_when_both_stores_close(database_uri: str) -> None:
     assert engine.pool.checkedin() == 0  # type: ignore[attr-defined]
 
 
-def test_postgresql_chunks_are_stored_uncompressed() -> None:
-    """On PostgreSQL the chunk column skips compression (STORAGE EXTERNAL)."""
+def test_postgresql_chunks_are_compressed_with_lz4() -> None:
+    """On PostgreSQL with LZ4 the chunk column compresses: sparse bytes shrink, random ones pass as they are.
+
+    A server built without LZ4 keeps the column as migration 0001 left it: uncompressed, out of line.
+    """
     from superlite.testing.databases import isolated_database
 
+    sparse = bytes(CHUNK_SIZE) + os.urandom(4096)
+    dense = os.urandom(CHUNK_SIZE)
     with isolated_database("postgresql") as uri:
         bundle = open_sql_stores(Settings(uri=uri))
-        engine: sa.Engine = bundle.extra["engine"]  # type: ignore[assignment]
-        with engine.connect() as connection:
-            storage = connection.exec_driver_sql(
-                "SELECT attstorage FROM pg_attribute "
-                "WHERE attrelid = 'superlite_artifact_chunks'::regclass AND attname = 'data'"
-            ).scalar()
-        _close(bundle)
-    assert storage == "e"
+        try:
+            engine: sa.Engine = bundle.extra["engine"]  # type: ignore[assignment]
+            with engine.connect() as connection:
+                has_lz4 = connection.exec_driver_sql(
+                    "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+                ).scalar()
+                column = connection.exec_driver_sql(
+                    "SELECT attstorage, attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'superlite_artifact_chunks'::regclass AND attname = 'data'"
+                ).one()
+            stored = {put_bytes(bundle.artifacts, data, piece_size=CHUNK_SIZE): data for data in (sparse, dense)}
+            with engine.connect() as connection:
+                sizes = dict(
+                    connection.exec_driver_sql(
+                        "SELECT a.sha256, sum(pg_column_size(c.data)) FROM superlite_artifacts a "
+                        "JOIN superlite_artifact_chunks c ON c.sha256 = coalesce(a.chunks_key, a.sha256) GROUP BY a.sha256"
+                    ).all()
+                )
+            for digest, data in stored.items():
+                assert read_all(bundle.artifacts.open(digest)) == data
+        finally:
+            _close(bundle)
+    if not has_lz4:
+        assert column[0] == "e"
+        return
+    assert tuple(column) == ("x", "l")
+    sparse_size, dense_size = (sizes[digest] for digest in stored)
+    assert sparse_size < len(sparse) // 10
+    assert len(dense) <= dense_size < len(dense) + 1024
 
 
 def test_mariadb_chunks_fit_max_allowed_packet() -> None:

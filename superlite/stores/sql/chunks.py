@@ -3,8 +3,8 @@
 * Generic (SQLite and others): SQLAlchemy Core, one INSERT or SELECT per chunk.
 * PostgreSQL: one ``COPY ... FROM STDIN (FORMAT BINARY)`` stream for all chunks of an artifact,
   and chunks read back through a binary-format cursor (SQLAlchemy's psycopg dialect reads
-  ``bytea`` as hex text, at half the throughput). The column itself is ``STORAGE EXTERNAL``
-  (see :mod:`~superlite.stores.sql.schema`).
+  ``bytea`` as hex text, at half the throughput). The column is compressed with LZ4 where the
+  server has it (migration ``0006``: sparse weights shrink, dense ones pass as they are).
 * MySQL/MariaDB: chunks sized to fit the server's ``max_allowed_packet`` (an escaped chunk can
   be twice its size on the wire).
 
