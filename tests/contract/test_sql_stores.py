@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import multiprocessing
 import os
 import socket
 import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import sqlalchemy as sa
 
 from superlite.config import Settings
 from superlite.errors import (
+    IntegrityError,
     NotFoundError,
     SchemaVersionError,
     StoreUnavailableError,
@@ -29,6 +33,7 @@ from superlite.stores.base import (
 )
 from superlite.stores.registry import open_database
 from superlite.stores.sql import SQLArtifactStore, SQLMetadataStore, open_sql_stores
+from superlite.stores.sql.artifacts import ChunkReader
 from superlite.stores.sql.chunks import MySQLChunkIO, rechunk
 from superlite.stores.sql.engine import create_store_engine, normalize_url
 from superlite.testing.fixtures import (
@@ -118,8 +123,11 @@ def test_failing_reference_rolls_back_the_record(sql_stores: StoreBundle) -> Non
 
 
 def test_artifact_deleted_while_read_raises_not_found(sql_stores: StoreBundle) -> None:
-    """A reader that loses the rest of an artifact to a delete gets NotFoundError, not short data."""
-    sha256 = put_bytes(sql_stores.artifacts, random_bytes(2 * CHUNK_SIZE + 10))
+    """A reader that loses the rest of an artifact to a delete gets NotFoundError, not short data.
+
+    Chunks already fetched ahead (two on PostgreSQL) are kept, so the artifact is longer than that.
+    """
+    sha256 = put_bytes(sql_stores.artifacts, random_bytes(4 * CHUNK_SIZE + 10))
     with sql_stores.artifacts.open(sha256) as stream:
         stream.read(100)
         sql_stores.artifacts.delete(sha256)
@@ -342,3 +350,58 @@ def test_rechunk_regroups_any_pieces() -> None:
     out = list(rechunk([data[:7], data[7:300], b"", data[300:]], 100))
     assert b"".join(out) == data
     assert [len(piece) for piece in out] == [100] * 12 + [80]
+
+
+class _Chunks:
+    """A chunk table in memory for ChunkReader, recording the fetches; ``gate`` holds back one chunk."""
+
+    def __init__(self, data: bytes, size: int, missing: int | None = None) -> None:
+        self.rows = {seq: data[start : start + size] for seq, start in enumerate(range(0, len(data), size))}
+        self.rows.pop(missing, None)  # type: ignore[arg-type]
+        self.fetched: list[int] = []
+        self.gate: tuple[int, threading.Event] | None = None
+
+    def fetch(self, key: str, seq: int) -> bytes | None:
+        self.fetched.append(seq)
+        if self.gate is not None and self.gate[0] == seq:
+            assert self.gate[1].wait(10), "the gate was never opened"
+        return self.rows.get(seq)
+
+
+@pytest.mark.parametrize("read_ahead", [1, 2, 3])
+def test_chunk_reader_returns_the_chunks_in_order(read_ahead: int) -> None:
+    """Whatever it fetches ahead, the reader hands out exactly the stored bytes, each chunk fetched once."""
+    data = os.urandom(10 * 1000 + 7)
+    table = _Chunks(data, 1000)
+    reader = ChunkReader("a" * 64, len(data), table.fetch, lambda _: True, read_ahead=read_ahead)
+    with io.BufferedReader(reader) as stream:
+        assert stream.read() == data
+    assert sorted(table.fetched) == list(range(11))
+
+
+def test_chunk_reader_fetches_the_next_chunks_while_one_is_slow() -> None:
+    """With read_ahead=2, chunk 2 is fetched while chunk 1 is still on its way (two connections busy at once)."""
+    data = os.urandom(4 * 1000)
+    table = _Chunks(data, 1000)
+    release = threading.Event()
+    table.gate = (1, release)
+    reader = ChunkReader("a" * 64, len(data), table.fetch, lambda _: True, read_ahead=2)
+    assert reader.read(1000) == data[:1000]
+    deadline = time.monotonic() + 10
+    while 2 not in table.fetched and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert 2 in table.fetched and 3 not in table.fetched  # never more than read_ahead on their way
+    release.set()
+    assert b"".join(iter(lambda: reader.read(1000), b"")) == data[1000:]
+    reader.close()
+
+
+def test_chunk_reader_reports_a_missing_chunk_fetched_ahead() -> None:
+    """A chunk missing in the middle is a truncated artifact even when it was fetched ahead; close stops the rest."""
+    data = os.urandom(5 * 1000)
+    reader = ChunkReader("a" * 64, len(data), _Chunks(data, 1000, missing=2).fetch, lambda _: True, read_ahead=2)
+    assert reader.read(1000) == data[:1000] and reader.read(1000) == data[1000:2000]
+    with pytest.raises(IntegrityError, match="chunk 2 is missing after 2000"):
+        reader.read(1000)
+    reader.close()
+    assert reader.closed

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import BinaryIO
 
@@ -29,7 +31,8 @@ class SQLArtifactStore(ArtifactStore):
     ``put`` and ``put_stream`` write the chunk rows under a fresh key and then the
     ``superlite_artifacts`` row that names them (digest, size, ``chunks_key``) in one
     transaction, so an artifact is either absent or complete, and a streamed put needs no
-    spool: its digest is known only at the end. ``open`` streams one chunk row at a time. The
+    spool: its digest is known only at the end. ``open`` streams the chunk rows in order, fetching
+    as many at once as the database's :class:`~superlite.stores.sql.chunks.ChunkIO` says. The
     row's ``created_at`` is the time the artifact was last put or touched: :meth:`touch` renews
     it and :meth:`delete` with ``unused_since`` deletes the row only while it is older, in one
     statement, so the two cannot interleave.
@@ -88,14 +91,16 @@ class SQLArtifactStore(ArtifactStore):
                     raise
 
     def open(self, sha256: str) -> BinaryIO:
-        """A buffered stream over the artifact that fetches one chunk row at a time."""
+        """A buffered stream over the artifact, fetching ``read_ahead`` chunk rows at once (see :class:`ChunkReader`)."""
         with reporting(self._engine), self._engine.connect() as connection:
             row = connection.execute(
                 sa.select(artifacts.c.size, artifacts.c.chunks_key).where(artifacts.c.sha256 == sha256)
             ).first()
         if row is None:
             raise NotFoundError(f"artifact {sha256} is not stored in {masked(self._engine.url)}")
-        reader = ChunkReader(sha256, row.size, self._read_chunk, self.exists, key=row.chunks_key)
+        reader = ChunkReader(
+            sha256, row.size, self._read_chunk, self.exists, key=row.chunks_key, read_ahead=self._io.read_ahead
+        )
         return io.BufferedReader(reader)
 
     def _read_chunk(self, sha256: str, seq: int) -> bytes | None:
@@ -163,8 +168,11 @@ class ChunkReader(io.RawIOBase):
     ``key`` is the artifact's ``chunks_key``, or its digest when that is None. ``fetch(key, seq)``
     returns the chunk, or None when it is missing: if ``exists(sha256)``
     says the artifact is gone, it was deleted while being read (:class:`~superlite.errors.NotFoundError`);
-    if not, the stored bytes are fewer than its size (:class:`~superlite.errors.IntegrityError`). (The Datalayer
-    reads ahead in a thread of its own, for every store, so this reader stays sequential.)
+    if not, the stored bytes are fewer than its size (:class:`~superlite.errors.IntegrityError`).
+
+    With ``read_ahead`` > 1, once the first chunk tells how many there are (all but the last
+    have its length), up to ``read_ahead`` of the next ones are fetched at once in threads of
+    the reader's own, which stop when it is closed.
     """
 
     def __init__(
@@ -175,6 +183,7 @@ class ChunkReader(io.RawIOBase):
         exists: Callable[[str], bool],
         *,
         key: str | None = None,
+        read_ahead: int = 1,
     ) -> None:
         super().__init__()
         self._exists = exists
@@ -182,10 +191,14 @@ class ChunkReader(io.RawIOBase):
         self._key = key or sha256
         self._size = size
         self._fetch = fetch
+        self._read_ahead = read_ahead
         self._seq = 0
         self._position = 0
         self._chunk = memoryview(b"")
         self._offset = 0
+        self._count: int | None = None
+        self._ahead: deque[tuple[int, Future[bytes | None]]] = deque()
+        self._threads: ThreadPoolExecutor | None = None
 
     def readable(self) -> bool:
         """Always true."""
@@ -205,7 +218,7 @@ class ChunkReader(io.RawIOBase):
         return count
 
     def _next_chunk(self) -> bytes:
-        chunk = self._fetch(self._key, self._seq)
+        chunk = self._take(self._seq)
         if not chunk and not self._exists(self._sha256):
             raise NotFoundError(
                 f"artifact {self._sha256} was deleted while being read, after {self._position} of {self._size} bytes"
@@ -216,10 +229,34 @@ class ChunkReader(io.RawIOBase):
                 f"is missing after {self._position}. It was not deserialized. Restore the artifact from a "
                 f"backup, or re-apply the component."
             )
+        if self._count is None:
+            self._count = -(-self._size // len(chunk))
         self._seq += 1
+        self._fetch_ahead()
         return chunk
 
+    def _take(self, seq: int) -> bytes | None:
+        """Chunk ``seq``: the one fetched ahead if it is next in line, else fetched now."""
+        if self._ahead and self._ahead[0][0] == seq:
+            return self._ahead.popleft()[1].result()
+        return self._fetch(self._key, seq)
+
+    def _fetch_ahead(self) -> None:
+        """Keep up to ``read_ahead`` of the chunks after the current one on their way."""
+        if self._read_ahead < 2 or self._count is None:
+            return
+        following = self._ahead[-1][0] + 1 if self._ahead else self._seq
+        while len(self._ahead) < self._read_ahead and following < self._count:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(self._read_ahead, thread_name_prefix="superlite-chunks")
+            self._ahead.append((following, self._threads.submit(self._fetch, self._key, following)))
+            following += 1
+
     def close(self) -> None:
-        """Drop the current chunk and close."""
+        """Drop the current chunk, stop fetching ahead, and close."""
         self._chunk = memoryview(b"")
+        self._ahead.clear()
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads = None
         super().close()
