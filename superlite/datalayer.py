@@ -24,6 +24,7 @@ from superlite.common.arguments import check_identifier, check_selecting_name, c
 from superlite.common.uris import mask_uri
 from superlite.components.component import Component, component_types
 from superlite.components.reference import (
+    LATEST,
     Resolved,
     Selector,
     is_alias_reference,
@@ -177,6 +178,7 @@ class Datalayer:
             return component
         children = {name: self.apply(child, reuse_existing=reuse_existing) for name, child in encoded.children.items()}
         record = self.registry.store(encoded, children, reuse_existing=reuse_existing)
+        self.resolver.forget(record.type_id, record.identifier, LATEST)
         component.version, component.uuid = record.version, record.uuid
         component.post_create(self)
         return component

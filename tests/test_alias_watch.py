@@ -15,6 +15,7 @@ import pytest
 
 import superlite
 from superlite import ObjectModel
+from superlite.errors import NotFoundError
 from superlite.registry.alias_watch import AliasWatch
 from superlite.registry.resolver import Resolver
 
@@ -159,3 +160,58 @@ def test_postgresql_wakes_a_waiting_watch_at_each_change(tmp_path) -> None:
 
 def test_stores_without_notifications_say_so(mover: superlite.Datalayer) -> None:
     assert mover.metadata.wait_for_changes(60) is False
+
+
+def count_records(resolver: Resolver) -> list[int | None]:
+    """Record each version lookup the resolver makes (None: the newest)."""
+    reads: list[int | None] = []
+    record = resolver.registry.record
+
+    def counting(type_id: str, identifier: str, version: int | None = None, uuid: str | None = None):
+        reads.append(version)
+        return record(type_id, identifier, version, uuid)
+
+    resolver.registry.record = counting  # type: ignore[method-assign]
+    return reads
+
+
+def test_latest_is_looked_up_once_then_follows_new_versions(caller: superlite.Datalayer, mover: superlite.Datalayer) -> None:
+    """The newest version is read once; a version applied elsewhere answers after the next poll."""
+    reads = count_records(caller.resolver)
+    latest = superlite.Selector("model", "m")
+    assert [caller.compute(latest, "predict", (i,)) for i in range(20)] == [("v2", i) for i in range(20)]
+    assert reads == [None]
+    mover.apply(ObjectModel("m", object=lambda x: ("v3", x)))
+    assert caller.compute(latest, "predict", (1,)) == ("v2", 1)  # not polled yet: the reused lookup
+    caller.resolver._watching().poll()
+    assert caller.compute(latest, "predict", (1,)) == ("v3", 1)
+    assert reads == [None, None]
+
+
+def test_a_version_applied_here_is_latest_at_once(caller: superlite.Datalayer) -> None:
+    latest = superlite.Selector("model", "m", alias="latest")
+    assert caller.compute(latest, "predict", (1,)) == ("v2", 1)
+    caller.apply(ObjectModel("m", object=lambda x: ("here", x)))
+    assert caller.compute(latest, "predict", (1,)) == ("here", 1)
+
+
+def test_a_version_number_is_reused_until_a_removal(caller: superlite.Datalayer, mover: superlite.Datalayer) -> None:
+    """A new version leaves version 1 alone; removing it elsewhere is seen after the next poll."""
+    reads = count_records(caller.resolver)
+    first = superlite.Selector("model", "m", version=1)
+    assert caller.compute(first, "predict", (1,)) == ("v1", 1)
+    mover.apply(ObjectModel("m", object=lambda x: ("v3", x)))
+    caller.resolver._watching().poll()
+    assert caller.compute(first, "predict", (1,)) == ("v1", 1) and reads == [1]
+    mover.remove("model", "m", version=1)
+    caller.resolver._watching().poll()
+    with pytest.raises(NotFoundError):
+        caller.compute(first, "predict", (1,))
+
+
+def test_without_a_watch_latest_is_read_at_every_call(uri: str, mover: superlite.Datalayer) -> None:
+    with superlite.connect(uri, broker=None, alias_refresh=0) as db:
+        reads = count_records(db.resolver)
+        for i in range(3):
+            db.compute(superlite.Selector("model", "m"), "predict", (i,))
+        assert reads == [None, None, None]

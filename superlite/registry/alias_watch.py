@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 
+from superlite.components.reference import LATEST
 from superlite.stores.base import MetadataStore
 
 logger = logging.getLogger("superlite.registry")
@@ -79,6 +80,8 @@ class AliasWatch:
                         self._changed[(event.type_id, event.identifier, alias)] = event.id
                     elif event.kind == "remove":
                         self._changed[(event.type_id, event.identifier, None)] = event.id
+                    elif event.kind == "apply":  # a new version: the identifier's latest moved
+                        self._changed[(event.type_id, event.identifier, LATEST)] = event.id
                     self._changed_types[event.type_id] = event.id
                 if events:
                     position = self._position = events[-1].id

@@ -2,18 +2,18 @@
 
 A proxy holds a :class:`~superlite.components.reference.Selector`. A selector pinned to a uuid
 resolves without touching the database (a uuid that does not exist fails where the task runs);
-a version number takes one record lookup; an alias is read at each call (one read of its state,
-which carries the target's uuid), which is what lets a proxy follow it. While a canary runs on
-the alias, the request's routing key decides which side answers (see
-:func:`~superlite.registry.lifecycle.in_canary`). ``latest`` is built in and always means the
-newest version.
+a version number, or ``latest`` (built in: the newest version, also what a selector without
+version or alias means), takes one record lookup; an alias takes one read of its state, which
+carries the target's uuid. While a canary runs on the alias, the request's routing key decides
+which side answers (see :func:`~superlite.registry.lifecycle.in_canary`).
 
-With ``alias_refresh`` (seconds; the default), an alias state is read once and reused until the
-change feed, read every ``alias_refresh`` seconds by an :class:`~superlite.registry.alias_watch.AliasWatch`,
-says the alias moved: no read per call, and a move made elsewhere is seen within about
-``alias_refresh`` seconds (one made through this Datalayer at once). With 0, the alias is read
-at every call. Workers keep a version they no longer follow for ``--release-after``
-seconds after its last call, which should exceed ``alias_refresh``.
+With ``alias_refresh`` (seconds; the default), what a lookup found is reused until the change
+feed, read every ``alias_refresh`` seconds by an :class:`~superlite.registry.alias_watch.AliasWatch`,
+says it changed (an alias moved, a new version was applied, a version was removed): no read per
+call, and a change made elsewhere is seen within about ``alias_refresh`` seconds (one made
+through this Datalayer at once). With 0, every call reads again. Workers keep a version they no
+longer follow for ``--release-after`` seconds after its last call, which should exceed
+``alias_refresh``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Resolver:
         self.lifecycle = lifecycle
         self.alias_refresh = alias_refresh
         self._states: dict[tuple[str, str, str], tuple[int, AliasState]] = {}
+        self._versions: dict[tuple[str, str, int | None], tuple[int, Resolved]] = {}
         self._watch: AliasWatch | None = None
         self._watch_lock = threading.Lock()
 
@@ -51,15 +52,21 @@ class Resolver:
             if split and state.canary_uuid is not None and in_canary(state.canary_percent, key):
                 return Resolved(state.type_id, state.identifier, state.canary_uuid, state.canary_version)
             return Resolved(state.type_id, state.identifier, state.uuid, state.version)
-        record = self.registry.record(selector.type_id, selector.identifier, selector.version, selector.uuid)
-        return Resolved(record.type_id, record.identifier, record.uuid, record.version)
+        return self._version(selector.type_id, selector.identifier, selector.version)
 
     def forget(self, type_id: str | None = None, identifier: str | None = None, alias: str | None = None) -> None:
-        """Drop reused alias states: all, or those of one type, identifier or alias (after this process moved it)."""
+        """Drop reused lookups: all, or those of one type, identifier or alias (after this process changed it).
+
+        Forgetting all of an identifier's aliases, or its alias ``latest``, also forgets the versions looked up.
+        """
         wanted = (type_id, identifier, alias)
         for key in list(self._states):
             if all(part is None or part == have for part, have in zip(wanted, key)):
                 del self._states[key]
+        if alias is None or alias == LATEST:
+            for looked_up in list(self._versions):
+                if all(part is None or part == have for part, have in zip((type_id, identifier), looked_up)):
+                    del self._versions[looked_up]
 
     def close(self) -> None:
         """Stop watching the change feed."""
@@ -78,6 +85,23 @@ class Resolver:
         state = self.lifecycle.get(type_id, identifier, alias)
         self._states[key] = (position, state)
         return state
+
+    def _version(self, type_id: str, identifier: str, version: int | None) -> Resolved:
+        """Version ``version`` (None: the newest), looked up once and reused until the feed shows a
+        new version (for the newest) or a removal of the identifier."""
+        watch = self._watching()
+        key = (type_id, identifier, version)
+        cached = self._versions.get(key) if watch is not None else None
+        # A new version moves only "latest"; a removal (the identifier's key) invalidates both.
+        changes = (type_id, identifier, LATEST if version is None else None)
+        if cached is not None and watch is not None and watch.fresh(changes, cached[0]):
+            return cached[1]
+        position = watch.position() if watch is not None else 0
+        record = self.registry.record(type_id, identifier, version)
+        resolved = Resolved(record.type_id, record.identifier, record.uuid, record.version)
+        if watch is not None:
+            self._versions[key] = (position, resolved)
+        return resolved
 
     def watch(self) -> AliasWatch | None:
         """The change-feed watch, started at the first use (None when ``alias_refresh`` is 0)."""
