@@ -120,25 +120,26 @@ class ListenerStatus:
 
 
 @dataclass
-class _HandedOut:
-    """A back-fill page handed to workers as id ranges ``(after, last]``; a None handle was not sent."""
+class _Sent:
+    """A back-fill page on its way: its ``parts`` (row chunks for the compute, or id ranges
+    ``(after, last]`` handed to workers) and their pending results, in the same order (a None
+    handle was not sent); ``cursor`` is the page's last id, ``scanned`` its row count."""
 
-    ranges: list[tuple[Any, Any]]
+    parts: list[Any]
     handles: list[ResultHandle | None]
     cursor: Any
     scanned: int
     started: float
 
 
-@dataclass
-class _Submitted:
-    """Chunks sent to the compute and their pending results; ``cursor`` is the page's last id."""
-
-    chunks: list[Sequence[tuple[SourceId, Any]]]
-    handles: list[ResultHandle]
-    cursor: Any
-    scanned: int
-    started: float
+def _answers(handle: ResultHandle | None) -> Any:
+    """A chunk's results; None when it was not sent or failed."""
+    if handle is None:
+        return None
+    try:
+        return handle.result()
+    except Exception:  # noqa: BLE001 - the caller retries the chunk row by row, which names the error
+        return None
 
 
 def _add_output(batch: Batch, source_id: SourceId, result: Any) -> None:
@@ -291,7 +292,7 @@ class ListenerRunner:
     def _backfill(self, listener: Listener, source: ListenerSource, model: Resolved, cursor: Any, counts: Counts) -> None:
         """Pages in id order, read here and sent to the compute in ``predict_batches`` chunks."""
 
-        def send() -> _Submitted | None:
+        def send() -> _Sent | None:
             nonlocal cursor
             page = source.scan(cursor, listener.batch_size)
             if not page:
@@ -300,7 +301,7 @@ class ListenerRunner:
             cursor = page[-1][0]
             return self._submit(listener, model, todo, cursor=cursor, scanned=len(page))
 
-        def collect(submitted: _Submitted) -> int:
+        def collect(submitted: _Sent) -> int:
             batch = self._collect(model, submitted, drop_failed=False)
             source.commit(model, batch)
             counts.add(batch)
@@ -316,7 +317,7 @@ class ListenerRunner:
         """
         target = Resolved(Listener.type_id, listener.identifier, listener.uuid, listener.version)  # type: ignore[arg-type]
 
-        def send() -> _HandedOut | None:
+        def send() -> _Sent | None:
             nonlocal cursor
             ranges = source.ranges(cursor, listener.batch_size, self.db.compute_backend.parallelism)
             if not ranges:
@@ -325,7 +326,7 @@ class ListenerRunner:
             cursor = handed.cursor
             return handed
 
-        def collect(handed: _HandedOut) -> int:
+        def collect(handed: _Sent) -> int:
             self._gather(listener, source, model, handed, counts)
             return handed.scanned
 
@@ -355,7 +356,7 @@ class ListenerRunner:
             if bar is not None:
                 bar.close()
 
-    def _hand_out(self, target: Resolved, model: Resolved, cursor: Any, ranges: list[tuple[SourceId, int]]) -> _HandedOut:
+    def _hand_out(self, target: Resolved, model: Resolved, cursor: Any, ranges: list[tuple[SourceId, int]]) -> _Sent:
         """Send one task per range (``batch_size`` rows: one transaction on the worker), without waiting."""
         lasts = [last for last, _ in ranges]
         bounds = list(zip([cursor, *lasts[:-1]], lasts))
@@ -366,11 +367,11 @@ class ListenerRunner:
             handles = list(self.db.compute_backend.submit_many(tasks))
         except SerializationError:  # ids the wire codec cannot carry: the ranges are done here
             handles = [None] * len(tasks)
-        return _HandedOut(bounds, handles, lasts[-1], sum(rows for _, rows in ranges), time.perf_counter())
+        return _Sent(bounds, handles, lasts[-1], sum(rows for _, rows in ranges), time.perf_counter())
 
-    def _gather(self, listener: Listener, source: ListenerSource, model: Resolved, handed: _HandedOut, counts: Counts) -> None:
+    def _gather(self, listener: Listener, source: ListenerSource, model: Resolved, handed: _Sent, counts: Counts) -> None:
         """Wait for a page's ranges (a range a worker failed is done here), then move the cursor past it."""
-        for (after, last), handle in zip(handed.ranges, handed.handles):
+        for (after, last), handle in zip(handed.parts, handed.handles):
             try:
                 done = handle.result() if handle is not None else None
             except Exception as exc:  # an older worker, a lost task: the rows still get their outputs
@@ -421,21 +422,20 @@ class ListenerRunner:
         """Outputs for ``rows``; failed rows become errors (and lose a stale output if ``drop_failed``)."""
         return self._collect(model, self._submit(listener, model, rows), drop_failed=drop_failed)
 
-    def _submit(self, listener: Listener, model: Resolved, rows: Sequence[tuple[SourceId, Any]], *, cursor: Any = None, scanned: int = 0) -> _Submitted:
+    def _submit(self, listener: Listener, model: Resolved, rows: Sequence[tuple[SourceId, Any]], *, cursor: Any = None, scanned: int = 0) -> _Sent:
         """Send ``rows`` to the compute in ``predict_batches`` chunks, without waiting."""
         compute = self.db.compute_backend
         size = listener.chunk_size or max(MIN_CHUNK, -(-len(rows) // compute.parallelism))
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
         handles = compute.submit_many([Task(model, "predict_batches", ([value for _, value in chunk],)) for chunk in chunks]) if chunks else []
-        return _Submitted(chunks, handles, cursor, scanned, time.perf_counter())
+        return _Sent(chunks, handles, cursor, scanned, time.perf_counter())
 
-    def _collect(self, model: Resolved, submitted: _Submitted, *, drop_failed: bool) -> Batch:
+    def _collect(self, model: Resolved, submitted: _Sent, *, drop_failed: bool) -> Batch:
         """Wait for submitted chunks; a failed chunk is retried row by row to find the failing rows."""
         batch = Batch(cursor=submitted.cursor)
-        for chunk, handle in zip(submitted.chunks, submitted.handles):
-            try:
-                results = handle.result()
-            except Exception:  # one row may have failed the chunk: find which, row by row
+        for chunk, handle in zip(submitted.parts, submitted.handles):
+            results = _answers(handle)
+            if results is None:  # one row may have failed the chunk: find which, row by row
                 self._one_by_one(model, chunk, batch)
                 continue
             try:  # the common case in one pass; a row that cannot be stored sends the chunk the slow way

@@ -53,8 +53,7 @@ class ServingModes:
 
     def _modes(self) -> Modes:
         watch = self._watch()
-        with self._lock:
-            cached = self._cached
+        cached = self._cached  # one atomic read on every call; writers replace the tuple whole
         if cached is not None and self._still_valid(cached[0], watch):
             return cached[1]
         position = watch.position() if watch is not None else self.registry.metadata.last_change_id()
