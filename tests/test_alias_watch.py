@@ -215,3 +215,18 @@ def test_without_a_watch_latest_is_read_at_every_call(uri: str, mover: superlite
         for i in range(3):
             db.compute(superlite.Selector("model", "m"), "predict", (i,))
         assert reads == [None, None, None]
+
+
+def test_cached_answers_without_a_read_and_draws_the_canary_at_each_call(caller: superlite.Datalayer, mover: superlite.Datalayer) -> None:
+    """What an event loop calls: no read once the state is known, and a fresh canary draw per call."""
+    mover.start_canary("model", "m", "production", 1, 50)
+    selector = superlite.Selector("model", "m", alias="production")
+    assert caller.resolver.cached(selector) is None  # nothing read yet: the caller must resolve (in a thread)
+    reads = count_reads(caller.resolver)
+    caller.resolve(selector)
+    versions = {caller.resolver.cached(selector).version for _ in range(200)}  # type: ignore[union-attr]
+    assert versions == {0, 1} and reads == ["production"]
+    assert {caller.resolver.cached(selector, split=False).version for _ in range(20)} == {0}  # type: ignore[union-attr]
+    mover.rollback("model", "m", "production")
+    caller.resolver._watching().poll()
+    assert caller.resolver.cached(selector) is None

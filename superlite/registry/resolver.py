@@ -45,14 +45,41 @@ class Resolver:
         ``split=False`` ignores a running canary (the alias's target itself). Raises
         :class:`~superlite.errors.NotFoundError` when there is none.
         """
+        found = self.cached(selector, key, split=split)
+        if found is not None:
+            return found
+        watch = self._watching()
+        position = watch.position() if watch is not None else 0  # before the read: a change seen after it invalidates it
+        if _names_alias(selector):
+            state = self.lifecycle.get(selector.type_id, selector.identifier, selector.alias)  # type: ignore[arg-type]
+            if watch is not None:
+                self._states[(selector.type_id, selector.identifier, selector.alias)] = (position, state)  # type: ignore[index]
+            return _answer(state, key, split)
+        record = self.registry.record(selector.type_id, selector.identifier, selector.version)
+        resolved = Resolved(record.type_id, record.identifier, record.uuid, record.version)
+        if watch is not None:
+            self._versions[(selector.type_id, selector.identifier, selector.version)] = (position, resolved)
+        return resolved
+
+    def cached(self, selector: Selector, key: str | None = None, *, split: bool = True) -> Resolved | None:
+        """What :meth:`resolve` answers, when it can answer without reading the database (else None).
+
+        Never blocks on I/O, so an event loop may call it; the canary split is drawn at each call.
+        A lookup is reused while the change feed shows no change to it: for an alias, a move; for
+        ``latest``, a new version; for any, a removal of the identifier.
+        """
         if selector.alias is None and selector.uuid is not None:
             return Resolved(selector.type_id, selector.identifier, selector.uuid, selector.version)
-        if selector.alias is not None and selector.alias != LATEST:
-            state = self._alias(selector.type_id, selector.identifier, selector.alias)
-            if split and state.canary_uuid is not None and in_canary(state.canary_percent, key):
-                return Resolved(state.type_id, state.identifier, state.canary_uuid, state.canary_version)
-            return Resolved(state.type_id, state.identifier, state.uuid, state.version)
-        return self._version(selector.type_id, selector.identifier, selector.version)
+        watch = self._watching()
+        if watch is None:
+            return None
+        if _names_alias(selector):
+            alias_key = (selector.type_id, selector.identifier, selector.alias)
+            state = self._states.get(alias_key)  # type: ignore[arg-type]
+            return _answer(state[1], key, split) if state is not None and watch.fresh(alias_key, state[0]) else None
+        looked_up = self._versions.get((selector.type_id, selector.identifier, selector.version))
+        changes = (selector.type_id, selector.identifier, LATEST if selector.version is None else None)
+        return looked_up[1] if looked_up is not None and watch.fresh(changes, looked_up[0]) else None
 
     def forget(self, type_id: str | None = None, identifier: str | None = None, alias: str | None = None) -> None:
         """Drop reused lookups: all, or those of one type, identifier or alias (after this process changed it).
@@ -73,36 +100,6 @@ class Resolver:
         if self._watch is not None:
             self._watch.stop()
 
-    def _alias(self, type_id: str, identifier: str, alias: str) -> AliasState:
-        watch = self._watching()
-        if watch is None:
-            return self.lifecycle.get(type_id, identifier, alias)
-        key = (type_id, identifier, alias)
-        cached = self._states.get(key)
-        if cached is not None and watch.fresh(key, cached[0]):
-            return cached[1]
-        position = watch.position()  # before the read: a move seen after it invalidates this state
-        state = self.lifecycle.get(type_id, identifier, alias)
-        self._states[key] = (position, state)
-        return state
-
-    def _version(self, type_id: str, identifier: str, version: int | None) -> Resolved:
-        """Version ``version`` (None: the newest), looked up once and reused until the feed shows a
-        new version (for the newest) or a removal of the identifier."""
-        watch = self._watching()
-        key = (type_id, identifier, version)
-        cached = self._versions.get(key) if watch is not None else None
-        # A new version moves only "latest"; a removal (the identifier's key) invalidates both.
-        changes = (type_id, identifier, LATEST if version is None else None)
-        if cached is not None and watch is not None and watch.fresh(changes, cached[0]):
-            return cached[1]
-        position = watch.position() if watch is not None else 0
-        record = self.registry.record(type_id, identifier, version)
-        resolved = Resolved(record.type_id, record.identifier, record.uuid, record.version)
-        if watch is not None:
-            self._versions[key] = (position, resolved)
-        return resolved
-
     def watch(self) -> AliasWatch | None:
         """The change-feed watch, started at the first use (None when ``alias_refresh`` is 0)."""
         return self._watching()
@@ -117,3 +114,15 @@ class Resolver:
                     watch.start()
                     self._watch = watch
         return self._watch
+
+
+def _names_alias(selector: Selector) -> bool:
+    """Whether ``selector`` follows an alias of its own (``latest`` is the newest version, not a stored alias)."""
+    return selector.alias is not None and selector.alias != LATEST
+
+
+def _answer(state: AliasState, key: str | None, split: bool) -> Resolved:
+    """The version an alias state answers a request with routing ``key``: its canary's, for that share."""
+    if split and state.canary_uuid is not None and in_canary(state.canary_percent, key):
+        return Resolved(state.type_id, state.identifier, state.canary_uuid, state.canary_version)
+    return Resolved(state.type_id, state.identifier, state.uuid, state.version)

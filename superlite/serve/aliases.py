@@ -122,5 +122,4 @@ def _write(request: Request, type_id: str, identifier: str, move: Callable[[Any]
         raise ApiError(409, str(exc)) from None
     except Exception as exc:
         raise lookup_error(exc) from None
-    state.resolutions.forget(type_id, identifier)
     return answer

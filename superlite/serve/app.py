@@ -25,7 +25,6 @@ from superlite.serve.errors import (
     validation_error_handler,
 )
 from superlite.serve.metrics import ServeMetrics
-from superlite.serve.resolutions import Resolutions
 
 #: Default largest request body, in bytes.
 DEFAULT_MAX_BODY = 10 * 2**20
@@ -33,7 +32,8 @@ DEFAULT_MAX_BODY = 10 * 2**20
 #: Default seconds a request waits for a model's answer.
 DEFAULT_TIMEOUT = 60.0
 
-#: Default seconds between two reads of the change feed by the server's resolution memory.
+#: Default seconds a change (new version, removal, alias move) may take to reach the API: the
+#: ``alias_refresh`` of the Datalayer ``superlite serve`` opens.
 DEFAULT_RESOLVE_INTERVAL = 0.5
 
 #: The environment variable holding the management token.
@@ -52,33 +52,29 @@ class ServeOptions:
 
     ``token``: the bearer token that unlocks management writes (None: read-only).
     ``max_body_bytes``: larger request bodies get 413. ``timeout``: seconds a prediction may
-    take before the client gets 504. ``resolve_interval``: how stale (in seconds) the server's
-    memory of which version answers a name may be (see :mod:`superlite.serve.resolutions`;
-    0: resolve every request).
+    take before the client gets 504.
+
+    Which version answers a name is the Datalayer's resolver's answer (see
+    :mod:`superlite.registry.resolver`): reused until its change feed shows a change, and drawn
+    per request while a canary splits an alias.
     """
 
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
     timeout: float = DEFAULT_TIMEOUT
-    resolve_interval: float = DEFAULT_RESOLVE_INTERVAL
 
     def __repr__(self) -> str:
         token = None if self.token is None else "***"
-        return (f"ServeOptions(token={token!r}, max_body_bytes={self.max_body_bytes}, timeout={self.timeout}, "
-                f"resolve_interval={self.resolve_interval})")
+        return f"ServeOptions(token={token!r}, max_body_bytes={self.max_body_bytes}, timeout={self.timeout})"
 
 
 @dataclass
 class ServeState:
-    """What the routes share: the Datalayer, the options, the metrics and the resolution memory."""
+    """What the routes share: the Datalayer, the options and the metrics."""
 
     db: Datalayer
     options: ServeOptions = field(default_factory=ServeOptions)
     metrics: ServeMetrics = field(default_factory=ServeMetrics)
-    resolutions: Resolutions = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.resolutions = Resolutions(self.db, self.options.resolve_interval)
 
 
 class BodyLimit:

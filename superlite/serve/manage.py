@@ -71,7 +71,6 @@ def _remove(request: Request, type_id: str, identifier: str, version: int | None
         raise ApiError(409, str(exc)) from None
     except Exception as exc:
         raise lookup_error(exc) from None
-    state.resolutions.forget(type_id, identifier)
     return {"removed": [r.to_dict() for r in removed]}
 
 

@@ -84,13 +84,16 @@ def selector_for(name: str, version: str | None = None) -> Selector:
 
 
 async def resolve(state: ServeState, name: str, version: str | None = None) -> Resolved:
-    """Resolve ``name`` (and ``version``) to the model version that answers now (I/O off the event loop)."""
+    """Resolve ``name`` (and ``version``) to the model version that answers this request (I/O off the event loop).
+
+    While a canary splits the alias, each request draws its side.
+    """
     selector = selector_for(name, version)
-    found = state.resolutions.cached(selector)
+    found = state.db.resolver.cached(selector)
     if found is not None:
         return found
     try:
-        return await asyncio.to_thread(state.resolutions.resolve, selector)
+        return await asyncio.to_thread(state.db.resolve, selector)
     except Exception as exc:
         raise lookup_error(exc) from None
 

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from superlite.serve.app import TOKEN_ENV, ServeOptions, open_app
+from superlite.serve.app import DEFAULT_RESOLVE_INTERVAL, TOKEN_ENV, ServeOptions, open_app
 from superlite.serve.metrics import MULTIPROCESS_ENV
 
 #: The environment variable that carries :class:`ServerConfig` to uvicorn's worker processes.
@@ -30,17 +30,18 @@ class ServerConfig:
     broker: str | None = None
     max_body_bytes: int = ServeOptions.max_body_bytes
     timeout: float = ServeOptions.timeout
-    resolve_interval: float = ServeOptions.resolve_interval
+    resolve_interval: float = DEFAULT_RESOLVE_INTERVAL
     connect_options: dict[str, Any] = field(default_factory=dict)
 
     def options(self) -> ServeOptions:
         """The server options, with the token read from the environment."""
         return ServeOptions(token=os.environ.get(TOKEN_ENV) or None, max_body_bytes=self.max_body_bytes,
-                            timeout=self.timeout, resolve_interval=self.resolve_interval)
+                            timeout=self.timeout)
 
     def build(self) -> Any:
-        """Connect and build the app."""
-        return open_app(self.uri, broker=self.broker, options=self.options(), **self.connect_options)
+        """Connect (``resolve_interval`` is the Datalayer's ``alias_refresh``) and build the app."""
+        connect_options = {"alias_refresh": self.resolve_interval, **self.connect_options}
+        return open_app(self.uri, broker=self.broker, options=self.options(), **connect_options)
 
 
 def app_from_environment() -> Any:

@@ -39,3 +39,14 @@ def test_errors_have_their_status(client):
     removed = client.delete(f"{BASE}/staging", headers=AUTH)
     assert removed.status_code == 200 and removed.json() == {"removed": "staging"}
     assert client.delete(f"{BASE}/staging", headers=AUTH).status_code == 404
+
+
+def test_a_canary_splits_the_requests_of_its_alias(client):
+    """Each request draws its side: with a 50 % canary both versions answer (all 200 on one side: p = 2**-199)."""
+    client.put(f"{BASE}/split", json={"version": 0}, headers=AUTH)
+    assert client.post("/predict/double@split", json={"input": 2}).json()["version"] == 0
+    client.post(f"{BASE}/split/canary", json={"version": 1, "percent": 50}, headers=AUTH)
+    versions = [client.post("/predict/double@split", json={"input": 2}).json()["version"] for _ in range(200)]
+    assert set(versions) == {0, 1}
+    client.post(f"{BASE}/split/rollback", headers=AUTH)
+    assert {client.post("/predict/double@split", json={"input": 2}).json()["version"] for _ in range(20)} == {0}
