@@ -277,7 +277,9 @@ class Datalayer:
         Every artifact's digest and every clash is checked before anything is written; records
         already here (same uuid, same content) are skipped. See :mod:`superlite.registry.transfer`.
         """
-        return [record.to_dict() for record in import_archive(self.registry, check_archive_path(path))]
+        added = import_archive(self.registry, check_archive_path(path))
+        self.resolver.forget()  # new versions: "latest" may have moved
+        return [record.to_dict() for record in added]
 
     @public
     def show(self, type_id: str | None = None, identifier: str | None = None) -> Any:

@@ -115,11 +115,9 @@ def _write(request: Request, type_id: str, identifier: str, move: Callable[[Any]
     require_token(request)
     check_name(type_id, "type")
     check_name(identifier, "identifier")
-    state = state_of(request)
     try:
-        answer = move(state.db)
+        return move(state_of(request).db)
     except (SwapError, VersionConflictError) as exc:
         raise ApiError(409, str(exc)) from None
     except Exception as exc:
         raise lookup_error(exc) from None
-    return answer
