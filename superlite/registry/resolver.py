@@ -70,7 +70,7 @@ class Resolver:
         """
         if selector.alias is None and selector.uuid is not None:
             return Resolved(selector.type_id, selector.identifier, selector.uuid, selector.version)
-        watch = self._watching()
+        watch = self._watch  # not started here: starting it reads the feed's position
         if watch is None:
             return None
         if _names_alias(selector):
