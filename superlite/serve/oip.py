@@ -3,16 +3,18 @@
 ``{name}`` is a model identifier, optionally with a version (``sentiment@3``) or an alias
 (``sentiment@latest``); ``/versions/{version}`` pins a version too. Predictions run through the
 Datalayer's compute (in-process or on Celery workers) without blocking the event loop, and the
-response's ``model_version`` is the version that answered.
+response's ``model_version`` is the version that answered. While a canary splits an alias, a
+request with an ``X-Routing-Key`` header is answered by the same side as every other request
+with that key (without one, each request draws its side).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 import superlite
@@ -38,6 +40,16 @@ router = APIRouter(tags=["Open Inference Protocol"])
 
 #: The type of component the inference routes serve.
 MODEL = "model"
+
+#: The request header whose value keeps canary routing sticky (as ``key=`` does in Python).
+ROUTING_HEADER = "X-Routing-Key"
+
+#: A route parameter reading :data:`ROUTING_HEADER`.
+RoutingKey = Annotated[
+    str | None,
+    Header(alias=ROUTING_HEADER, min_length=1, max_length=256,
+           description="While a canary splits the alias, requests with the same key get the same version"),
+]
 
 
 def state_of(request: Request) -> ServeState:
@@ -83,25 +95,28 @@ def selector_for(name: str, version: str | None = None) -> Selector:
     return Selector(MODEL, identifier, version=named_version, alias=alias)
 
 
-async def resolve(state: ServeState, name: str, version: str | None = None) -> Resolved:
+async def resolve(state: ServeState, name: str, version: str | None = None, key: str | None = None) -> Resolved:
     """Resolve ``name`` (and ``version``) to the model version that answers this request (I/O off the event loop).
 
     While a canary splits the alias, each request draws its side.
     """
     selector = selector_for(name, version)
-    found = state.db.resolver.cached(selector)
+    found = state.db.resolver.cached(selector, key)
     if found is not None:
         return found
     try:
-        return await asyncio.to_thread(state.db.resolve, selector)
+        return await asyncio.to_thread(state.db.resolve, selector, key)
     except Exception as exc:
         raise lookup_error(exc) from None
 
 
-async def run(state: ServeState, target: Resolved, method: str, arg: Any, request_id: str | None = None) -> tuple[Any, Resolved]:
+async def run(
+    state: ServeState, target: Resolved, method: str, arg: Any, request_id: str | None = None, key: str | None = None
+) -> tuple[Any, Resolved]:
     """Call ``method(arg)`` of ``target`` on the Datalayer's compute; return the result and who answered."""
     deadline = time.time() + state.options.timeout
-    options = TaskOptions(deadline=deadline, request_id=request_id) if request_id else TaskOptions(deadline=deadline)
+    given = {"request_id": request_id} if request_id else {}
+    options = TaskOptions(deadline=deadline, routing_key=key, **given)
     task = Task(target, method, (arg,), {}, options)
     what = f"model {target.identifier!r} version {target.version}"
     try:
@@ -202,11 +217,11 @@ def _arguments(body: InferRequest) -> Any:
     return next(iter(arrays.values())) if len(arrays) == 1 else arrays
 
 
-async def _infer(request: Request, name: str, version: str | None, body: InferRequest) -> dict[str, Any]:
+async def _infer(request: Request, name: str, version: str | None, body: InferRequest, key: str | None) -> dict[str, Any]:
     state = state_of(request)
-    target = await resolve(state, name, version)
+    target = await resolve(state, name, version, key)
     argument = _arguments(body)
-    result, answered_by = await run(state, target, "predict", argument, body.id)
+    result, answered_by = await run(state, target, "predict", argument, body.id, key)
     try:
         outputs = encode_outputs(result)
     except TensorError as exc:
@@ -229,14 +244,16 @@ async def _infer(request: Request, name: str, version: str | None, body: InferRe
 
 @router.post("/v2/models/{name}/infer", response_model=InferResponse, response_model_exclude_none=True,
              responses=COMPUTE_ERRORS)
-async def infer(request: Request, name: str, body: InferRequest) -> dict[str, Any]:
+async def infer(request: Request, name: str, body: InferRequest, routing_key: RoutingKey = None) -> dict[str, Any]:
     """Run the model on the input tensors; one input is passed as an array, several as a dict of arrays."""
-    return await _infer(request, name, None, body)
+    return await _infer(request, name, None, body, routing_key)
 
 
 @router.post("/v2/models/{name}/versions/{version}/infer", response_model=InferResponse,
              response_model_exclude_none=True, responses=COMPUTE_ERRORS)
-async def infer_version(request: Request, name: str, version: str, body: InferRequest) -> dict[str, Any]:
+async def infer_version(
+    request: Request, name: str, version: str, body: InferRequest, routing_key: RoutingKey = None
+) -> dict[str, Any]:
     """Run one version of the model."""
-    return await _infer(request, name, version, body)
+    return await _infer(request, name, version, body, routing_key)
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 
 from superlite.serve.codec import jsonable
 from superlite.serve.errors import COMPUTE_ERRORS, ApiError
-from superlite.serve.oip import resolve, run, state_of
+from superlite.serve.oip import RoutingKey, resolve, run, state_of
 from superlite.serve.schemas import PredictRequest, PredictResponse
 
 router = APIRouter(tags=["Plain JSON"])
@@ -21,16 +21,19 @@ router = APIRouter(tags=["Plain JSON"])
 
 @router.post("/predict/{name}", response_model=PredictResponse, response_model_exclude_unset=True,
              responses=COMPUTE_ERRORS)
-async def predict(request: Request, name: str, body: PredictRequest) -> dict[str, Any]:
-    """Predict one ``input`` or a batch of ``inputs`` with model ``name`` (``name@3`` pins a version)."""
+async def predict(request: Request, name: str, body: PredictRequest, routing_key: RoutingKey = None) -> dict[str, Any]:
+    """Predict one ``input`` or a batch of ``inputs`` with model ``name`` (``name@3`` pins a version).
+
+    ``X-Routing-Key`` keeps a canary split sticky: the same key, the same version.
+    """
     given = body.model_fields_set & {"input", "inputs"}
     if len(given) != 1 or (given == {"inputs"} and body.inputs is None):
         raise ApiError(400, 'send {"input": x} for one prediction or {"inputs": [x, ...]} for a batch')
     state = state_of(request)
-    target = await resolve(state, name)
+    target = await resolve(state, name, key=routing_key)
     batch = "inputs" in given
     result, answered_by = await run(state, target, "predict_batches" if batch else "predict",
-                                    body.inputs if batch else body.input)
+                                    body.inputs if batch else body.input, key=routing_key)
     value = jsonable(result)
     try:
         json.dumps(value, allow_nan=False)
