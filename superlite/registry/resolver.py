@@ -87,13 +87,13 @@ class Resolver:
         Forgetting all of an identifier's aliases, or its alias ``latest``, also forgets the versions looked up.
         """
         wanted = (type_id, identifier, alias)
-        for key in list(self._states):
+        for key in list(self._states):  # pop: another thread may forget the same key at once
             if all(part is None or part == have for part, have in zip(wanted, key)):
-                del self._states[key]
+                self._states.pop(key, None)
         if alias is None or alias == LATEST:
             for looked_up in list(self._versions):
                 if all(part is None or part == have for part, have in zip((type_id, identifier), looked_up)):
-                    del self._versions[looked_up]
+                    self._versions.pop(looked_up, None)
 
     def close(self) -> None:
         """Stop watching the change feed."""
