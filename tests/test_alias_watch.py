@@ -230,3 +230,16 @@ def test_cached_answers_without_a_read_and_draws_the_canary_at_each_call(caller:
     mover.rollback("model", "m", "production")
     caller.resolver._watching().poll()
     assert caller.resolver.cached(selector) is None
+
+
+def test_forgetting_a_lookup_another_thread_just_forgot_is_harmless(caller: superlite.Datalayer) -> None:
+    """forget() walks a snapshot of the keys; a key dropped meanwhile by another thread is skipped, not a KeyError."""
+
+    class DroppedMeanwhile(dict):  # type: ignore[type-arg]
+        def __iter__(self):  # the snapshot still names a key another thread has just deleted
+            yield ("model", "m", "production")
+            yield from super().__iter__()
+
+    caller.resolver._states = DroppedMeanwhile()
+    caller.resolver._versions = DroppedMeanwhile()
+    caller.resolver.forget("model", "m")
