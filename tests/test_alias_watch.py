@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -42,17 +43,27 @@ def caller(uri: str, mover: superlite.Datalayer) -> Iterator[superlite.Datalayer
         yield db
 
 
+def recording(owner: object, method: str, argument: int) -> list[Any]:
+    """Replace ``owner.method`` by a wrapper that records its positional ``argument`` at each call."""
+    calls: list[Any] = []
+    original = getattr(owner, method)
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[argument] if len(args) > argument else None)
+        return original(*args, **kwargs)
+
+    setattr(owner, method, recorded)
+    return calls
+
+
 def count_reads(resolver: Resolver) -> list[str]:
-    """Record each alias read the resolver makes."""
-    reads: list[str] = []
-    read = resolver.lifecycle.get
+    """Record each alias read the resolver makes (the alias's name)."""
+    return recording(resolver.lifecycle, "get", 2)
 
-    def counting(type_id: str, identifier: str, alias: str):
-        reads.append(alias)
-        return read(type_id, identifier, alias)
 
-    resolver.lifecycle.get = counting  # type: ignore[method-assign]
-    return reads
+def count_records(resolver: Resolver) -> list[int | None]:
+    """Record each version lookup the resolver makes (the version; None: the newest)."""
+    return recording(resolver.registry, "record", 2)
 
 
 def test_a_following_call_reads_the_alias_once(caller: superlite.Datalayer) -> None:
@@ -162,18 +173,6 @@ def test_stores_without_notifications_say_so(mover: superlite.Datalayer) -> None
     assert mover.metadata.wait_for_changes(60) is False
 
 
-def count_records(resolver: Resolver) -> list[int | None]:
-    """Record each version lookup the resolver makes (None: the newest)."""
-    reads: list[int | None] = []
-    record = resolver.registry.record
-
-    def counting(type_id: str, identifier: str, version: int | None = None, uuid: str | None = None):
-        reads.append(version)
-        return record(type_id, identifier, version, uuid)
-
-    resolver.registry.record = counting  # type: ignore[method-assign]
-    return reads
-
 
 def test_latest_is_looked_up_once_then_follows_new_versions(caller: superlite.Datalayer, mover: superlite.Datalayer) -> None:
     """The newest version is read once; a version applied elsewhere answers after the next poll."""
@@ -189,10 +188,14 @@ def test_latest_is_looked_up_once_then_follows_new_versions(caller: superlite.Da
 
 
 def test_a_version_applied_here_is_latest_at_once(caller: superlite.Datalayer) -> None:
-    latest = superlite.Selector("model", "m", alias="latest")
-    assert caller.compute(latest, "predict", (1,)) == ("v2", 1)
+    """Applying through this Datalayer moves "latest" at once, and leaves the lookup of a version number alone."""
+    latest, first = superlite.Selector("model", "m", alias="latest"), superlite.Selector("model", "m", version=1)
+    assert caller.compute(latest, "predict", (1,)) == ("v2", 1) and caller.compute(first, "predict", (1,)) == ("v1", 1)
+    reads = count_records(caller.resolver)
     caller.apply(ObjectModel("m", object=lambda x: ("here", x)))
     assert caller.compute(latest, "predict", (1,)) == ("here", 1)
+    assert caller.compute(first, "predict", (1,)) == ("v1", 1)
+    assert reads == [None]
 
 
 def test_a_version_number_is_reused_until_a_removal(caller: superlite.Datalayer, mover: superlite.Datalayer) -> None:
@@ -240,6 +243,11 @@ def test_forgetting_a_lookup_another_thread_just_forgot_is_harmless(caller: supe
             yield ("model", "m", "production")
             yield from super().__iter__()
 
-    caller.resolver._states = DroppedMeanwhile()
-    caller.resolver._versions = DroppedMeanwhile()
-    caller.resolver.forget("model", "m")
+    selector = superlite.Selector("model", "m", alias="production")
+    caller.resolve(selector)
+    caller.resolve(superlite.Selector("model", "m"))
+    resolver = caller.resolver
+    resolver._states, resolver._versions = DroppedMeanwhile(resolver._states), DroppedMeanwhile(resolver._versions)
+    resolver.forget("model", "m")
+    assert dict(resolver._states) == {} and dict(resolver._versions) == {}
+    assert resolver.cached(selector) is None

@@ -19,6 +19,7 @@ longer follow for ``--release-after`` seconds after its last call, which should 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from superlite.components.reference import LATEST, Resolved, Selector
 from superlite.registry.alias_watch import AliasWatch
@@ -84,16 +85,14 @@ class Resolver:
     def forget(self, type_id: str | None = None, identifier: str | None = None, alias: str | None = None) -> None:
         """Drop reused lookups: all, or those of one type, identifier or alias (after this process changed it).
 
-        Forgetting all of an identifier's aliases, or its alias ``latest``, also forgets the versions looked up.
+        ``alias=LATEST`` (a new version was stored) drops only the lookup of the newest version;
+        no alias drops the identifier's version lookups too.
         """
-        wanted = (type_id, identifier, alias)
-        for key in list(self._states):  # pop: another thread may forget the same key at once
-            if all(part is None or part == have for part, have in zip(wanted, key)):
-                self._states.pop(key, None)
-        if alias is None or alias == LATEST:
-            for looked_up in list(self._versions):
-                if all(part is None or part == have for part, have in zip((type_id, identifier), looked_up)):
-                    self._versions.pop(looked_up, None)
+        _drop(self._states, (type_id, identifier, alias))
+        if alias is None:
+            _drop(self._versions, (type_id, identifier))
+        elif alias == LATEST and type_id is not None and identifier is not None:
+            self._versions.pop((type_id, identifier, None), None)
 
     def close(self) -> None:
         """Stop watching the change feed."""
@@ -126,3 +125,13 @@ def _answer(state: AliasState, key: str | None, split: bool) -> Resolved:
     if split and state.canary_uuid is not None and in_canary(state.canary_percent, key):
         return Resolved(state.type_id, state.identifier, state.canary_uuid, state.canary_version)
     return Resolved(state.type_id, state.identifier, state.uuid, state.version)
+
+
+def _drop(lookups: dict[Any, Any], wanted: tuple[str | None, ...]) -> None:
+    """Remove the entries whose key starts with ``wanted`` (None matches anything).
+
+    Pops from a snapshot of the keys: another thread may drop the same entry at the same time.
+    """
+    for key in list(lookups):
+        if all(part is None or part == have for part, have in zip(wanted, key)):
+            lookups.pop(key, None)

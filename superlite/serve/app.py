@@ -32,10 +32,6 @@ DEFAULT_MAX_BODY = 10 * 2**20
 #: Default seconds a request waits for a model's answer.
 DEFAULT_TIMEOUT = 60.0
 
-#: Default seconds a change (new version, removal, alias move) may take to reach the API: the
-#: ``alias_refresh`` of the Datalayer ``superlite serve`` opens.
-DEFAULT_RESOLVE_INTERVAL = 0.5
-
 #: The environment variable holding the management token.
 TOKEN_ENV = "SUPERLITE_API_TOKEN"
 

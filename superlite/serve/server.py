@@ -15,8 +15,12 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from superlite.serve.app import DEFAULT_RESOLVE_INTERVAL, TOKEN_ENV, ServeOptions, open_app
+from superlite.serve.app import TOKEN_ENV, ServeOptions, open_app
 from superlite.serve.metrics import MULTIPROCESS_ENV
+
+#: Default seconds a change (new version, removal, alias move) may take to reach the API: the
+#: ``alias_refresh`` of the Datalayer the server opens.
+DEFAULT_RESOLVE_INTERVAL = 0.5
 
 #: The environment variable that carries :class:`ServerConfig` to uvicorn's worker processes.
 CONFIG_ENV = "SUPERLITE_SERVE_CONFIG"
