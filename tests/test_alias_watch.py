@@ -78,7 +78,7 @@ def test_a_move_elsewhere_is_seen_after_the_next_poll(caller: superlite.Datalaye
     assert proxy.predict(1) == ("v0", 1)
     mover.set_alias("model", "m", "production", version=1)
     assert proxy.predict(1) == ("v0", 1)  # not polled yet: the reused state
-    caller.resolver._watching().poll()
+    caller.resolver.watch().poll()
     assert proxy.predict(1) == ("v1", 1)
 
 
@@ -87,7 +87,7 @@ def test_removing_the_model_invalidates_its_aliases(caller: superlite.Datalayer,
     proxy.predict(1)
     mover.remove("model", "m", version=2)
     reads = count_reads(caller.resolver)
-    caller.resolver._watching().poll()
+    caller.resolver.watch().poll()
     assert proxy.predict(1) == ("v0", 1) and reads == ["production"]
 
 
@@ -96,7 +96,7 @@ def test_a_state_read_before_a_move_and_stored_after_the_poll_is_not_reused(
 ) -> None:
     """The race: read v0 → (move to v1, poll sees it) → store v0. The next call must read again."""
     resolver = caller.resolver
-    watch = resolver._watching()
+    watch = resolver.watch()
     read = resolver.lifecycle.get
     read_done, may_return = threading.Event(), threading.Event()
 
@@ -125,7 +125,7 @@ def test_a_state_read_before_a_move_and_stored_after_the_poll_is_not_reused(
 def test_nothing_is_reused_while_the_feed_cannot_be_read(caller: superlite.Datalayer, mover: superlite.Datalayer) -> None:
     proxy = caller.load("model", "m@production")
     proxy.predict(1)
-    watch = caller.resolver._watching()
+    watch = caller.resolver.watch()
     watch._trusted_until = time.monotonic() - 1  # as after several failed polls
     mover.set_alias("model", "m", "production", version=2)
     assert proxy.predict(1) == ("v2", 1)
@@ -182,7 +182,7 @@ def test_latest_is_looked_up_once_then_follows_new_versions(caller: superlite.Da
     assert reads == [None]
     mover.apply(ObjectModel("m", object=lambda x: ("v3", x)))
     assert caller.compute(latest, "predict", (1,)) == ("v2", 1)  # not polled yet: the reused lookup
-    caller.resolver._watching().poll()
+    caller.resolver.watch().poll()
     assert caller.compute(latest, "predict", (1,)) == ("v3", 1)
     assert reads == [None, None]
 
@@ -204,10 +204,10 @@ def test_a_version_number_is_reused_until_a_removal(caller: superlite.Datalayer,
     first = superlite.Selector("model", "m", version=1)
     assert caller.compute(first, "predict", (1,)) == ("v1", 1)
     mover.apply(ObjectModel("m", object=lambda x: ("v3", x)))
-    caller.resolver._watching().poll()
+    caller.resolver.watch().poll()
     assert caller.compute(first, "predict", (1,)) == ("v1", 1) and reads == [1]
     mover.remove("model", "m", version=1)
-    caller.resolver._watching().poll()
+    caller.resolver.watch().poll()
     with pytest.raises(NotFoundError):
         caller.compute(first, "predict", (1,))
 
@@ -231,7 +231,7 @@ def test_cached_answers_without_a_read_and_draws_the_canary_at_each_call(caller:
     assert versions == {0, 1} and reads == ["production"]
     assert {caller.resolver.cached(selector, split=False).version for _ in range(20)} == {0}  # type: ignore[union-attr]
     mover.rollback("model", "m", "production")
-    caller.resolver._watching().poll()
+    caller.resolver.watch().poll()
     assert caller.resolver.cached(selector) is None
 
 

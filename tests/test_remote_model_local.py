@@ -86,3 +86,13 @@ def test_object_model_needs_callable():
     with pytest.raises(ComponentError, match="needs a callable object or one with a 'predict' method") as caught:
         ObjectModel("bad", object=42)
     assert isinstance(caught.value, SuperliteError) and isinstance(caught.value, TypeError)
+
+
+def test_selector_is_built_once_per_target():
+    proxy = RemoteModel("sq", uuid="a" * 32, version=1)
+    first = proxy.selector
+    assert proxy.selector is first, "predict asks for it on every call"
+    proxy.uuid, proxy.version = "b" * 32, 2
+    assert (proxy.selector.uuid, proxy.selector.version, proxy.selector.alias) == ("b" * 32, 2, None)
+    proxy.alias = "production"
+    assert (proxy.selector.uuid, proxy.selector.alias) == (None, "production")

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 class RemoteModel(Model):
     """A lightweight stand-in for a stored model; see the module docstring."""
 
+    #: The selector last built, with the (alias, uuid, version) it was built for.
+    _selector: tuple[tuple[str | None, str | None, int | None], Selector] | None = None
+
     def __new__(cls, *args: Any, **kwargs: Any) -> RemoteModel:
         return object.__new__(cls)
 
@@ -58,9 +61,16 @@ class RemoteModel(Model):
     @property
     def selector(self) -> Selector:
         """What this proxy points at: its uuid/version, or the alias it follows."""
+        pointed = (self.alias, self._uuid, self._version)
+        built = self._selector  # built once per target: every predict asks for it
+        if built is not None and built[0] == pointed:
+            return built[1]
         if self.alias is not None:
-            return Selector(self.type_id, self.identifier, alias=self.alias)
-        return Selector(self.type_id, self.identifier, uuid=self._uuid, version=self._version)
+            selector = Selector(self.type_id, self.identifier, alias=self.alias)
+        else:
+            selector = Selector(self.type_id, self.identifier, uuid=self._uuid, version=self._version)
+        self._selector = (pointed, selector)
+        return selector
 
     @property
     def follows_alias(self) -> bool:

@@ -20,7 +20,6 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from superlite.components.model import PRIORITIES as MODEL_PRIORITIES
@@ -82,6 +81,24 @@ class TaskOptions:
         return None if self.deadline is None else self.deadline - (time.time() if now is None else now)
 
 
+class _computed_once:  # noqa: N801 - used as a decorator, like functools.cached_property
+    """``functools.cached_property`` without its lock, which Python 3.11 holds across every
+    instance of the class: each call would take it. Two threads may both compute the value once;
+    they compute equal values, and the instance keeps one.
+    """
+
+    def __init__(self, compute: Any) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
+
+
 @dataclass(frozen=True)
 class Task:
     """One call to run: ``method(*args, **kwargs)`` on the component ``target`` resolved to.
@@ -109,14 +126,14 @@ class Task:
         """The reference string of the version this task runs."""
         return self.target.reference
 
-    @cached_property
+    @_computed_once
     def encoded(self) -> list[Any]:
         """``[args, kwargs]`` as the broker codec's JSON tree (computed once, on first use)."""
         from superlite.serialization.wire import CODEC
 
         return [CODEC.to_json_value(list(self.args)), CODEC.to_json_value(dict(self.kwargs))]
 
-    @cached_property
+    @_computed_once
     def input_digest(self) -> str:
         """SHA-256 of the method and its encoded arguments: equal inputs, equal digests."""
         text = json.dumps([self.method, self.encoded], sort_keys=True, separators=(",", ":"))

@@ -49,7 +49,7 @@ class Resolver:
         found = self.cached(selector, key, split=split)
         if found is not None:
             return found
-        watch = self._watching()
+        watch = self.watch()
         position = watch.position() if watch is not None else 0  # before the read: a change seen after it invalidates it
         if _names_alias(selector):
             state = self.lifecycle.get(selector.type_id, selector.identifier, selector.alias)  # type: ignore[arg-type]
@@ -101,17 +101,14 @@ class Resolver:
 
     def watch(self) -> AliasWatch | None:
         """The change-feed watch, started at the first use (None when ``alias_refresh`` is 0)."""
-        return self._watching()
-
-    def _watching(self) -> AliasWatch | None:
-        if not self.alias_refresh:
-            return None
-        if self._watch is None:
-            with self._watch_lock:
-                if self._watch is None:
-                    watch = AliasWatch(self.registry.metadata, self.alias_refresh)
-                    watch.start()
-                    self._watch = watch
+        watch = self._watch
+        if watch is not None or not self.alias_refresh:
+            return watch
+        with self._watch_lock:
+            if self._watch is None:
+                started = AliasWatch(self.registry.metadata, self.alias_refresh)
+                started.start()
+                self._watch = started
         return self._watch
 
 

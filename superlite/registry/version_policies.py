@@ -32,8 +32,7 @@ class VersionPolicy:
 @dataclass(frozen=True)
 class _Known:
     position: int
-    type_id: str
-    identifier: str
+    changes: tuple[str, str, None]  # the feed key whose change (a removal) makes it stale
     policy: VersionPolicy
 
 
@@ -62,7 +61,7 @@ class VersionPolicies:
         """Everything version ``uuid``'s record says about serving it (an unknown uuid: the defaults)."""
         watch = self._watch()
         known = self._known.get(uuid)  # one atomic read: entries are only ever replaced whole
-        if known is not None and (watch is None or watch.fresh((known.type_id, known.identifier, None), known.position)):
+        if known is not None and (watch is None or watch.fresh(known.changes, known.position)):
             return known.policy
         position = watch.position() if watch is not None else 0
         record = self.metadata.get_by_uuid(uuid)
@@ -76,5 +75,5 @@ class VersionPolicies:
             batching=Batching.of(record.params.get("batching"), f"{record.type_id} {record.identifier!r}"),  # type: ignore[arg-type]
         )
         with self._lock:
-            self._known[uuid] = _Known(position, record.type_id, record.identifier, policy)
+            self._known[uuid] = _Known(position, (record.type_id, record.identifier, None), policy)
         return policy

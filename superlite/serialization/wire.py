@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import base64
 import json
-import reprlib
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -127,8 +126,9 @@ class PreEncoded:
     tree: Any
 
     def __repr__(self) -> str:
-        """An abbreviated view of the tree: Celery takes the repr of every task's return value."""
-        return f"PreEncoded({reprlib.repr(self.tree)})"
+        """The tree's type, not its content: Celery takes the repr of every task's return value
+        (even when it does not log it), and a worker logs results itself, at DEBUG."""
+        return f"PreEncoded(<{type(self.tree).__name__}>)"
 
 
 def _type_name(value: object) -> str:

@@ -36,6 +36,21 @@ def unique_queue() -> str:
     return f"superlite-test-{uuid.uuid4().hex[:12]}"
 
 
+@contextmanager
+def unconsumed_queue(broker: str) -> Iterator[str]:
+    """A fresh queue name on Redis ``broker`` that no worker consumes; what is left in it is deleted afterwards."""
+    queue = unique_queue()
+    try:
+        yield queue
+    finally:
+        import redis
+
+        client = redis.Redis.from_url(broker)
+        leftovers = client.keys(f"*{queue}*")  # its priority lists and kombu's binding
+        if leftovers:
+            client.delete(*leftovers)
+
+
 @dataclass
 class Worker:
     """One ``superlite worker`` subprocess and its log file."""

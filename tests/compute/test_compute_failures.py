@@ -19,7 +19,7 @@ import superlite
 from superlite import ObjectModel
 from superlite.errors import ComputeError
 from superlite.testing.databases import isolated_database
-from superlite.testing.workers import CALL_TIMEOUT, Stack, running_stack, worker_env
+from superlite.testing.workers import CALL_TIMEOUT, Stack, running_stack, unconsumed_queue, worker_env
 
 #: How long a test waits for a side effect in a worker (a marker file, a log line).
 WAIT = 60.0
@@ -58,6 +58,17 @@ def test_no_worker_within_timeout_names_the_queue(make_stack: Callable[..., Stac
     assert shlex.split(command) == [
         "superlite", "worker", "--uri", stack.uri, "--broker", stack.broker, "--queues", stack.queue
     ]  # as printed, the command serves the same database and queue
+
+
+def test_timeout_names_the_queue_the_task_went_to(stack: Stack) -> None:
+    """A task sent with ``queue=`` that nobody consumes: the error names that queue, not the default one."""
+    with stack.connect(timeout=1) as db, unconsumed_queue(stack.broker) as other:
+        model = db.apply(ObjectModel("pid", object=remote_models.getpid, serve=True))
+        with pytest.raises(ComputeError) as caught:
+            db.compute(model.reference, "predict", (1,), queue=other)
+    message = str(caught.value)
+    assert f"no worker consumed queue {other!r}" in message and "1 task(s) still waiting" in message
+    assert shlex.split(message.partition("Start one: ")[2])[-2:] == ["--queues", other]
 
 
 def test_unreachable_broker_fails_at_connect_naming_the_masked_url(tmp_path: Path) -> None:

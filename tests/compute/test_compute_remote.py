@@ -20,13 +20,15 @@ import redis
 import remote_models
 
 from superlite import ObjectModel, RemoteModel, errors
+from superlite.compute.celery.envelope import success
 from superlite.errors import (
     ConfigurationError,
     NotFoundError,
     RemoteError,
     SerializationError,
 )
-from superlite.testing.workers import Stack, worker_env
+from superlite.serialization.wire import PreEncoded
+from superlite.testing.workers import Stack, unconsumed_queue, worker_env
 
 
 def unique(name: str) -> str:
@@ -227,6 +229,21 @@ def test_results_do_not_pile_up_in_redis(stack: Stack) -> None:
             time.sleep(0.01)
         assert 0 < client.ttl(backend.get_key_for_task(unread.task_id)) <= 3600, "unread results expire"
     assert client.exists(*keys) == 0, "close() deletes the rest of what was read"
+
+
+def test_an_answer_whose_message_was_missed_is_read_from_redis(stack: Stack) -> None:
+    """A caller takes its answer from the pub/sub message; one that never comes is read from the store.
+
+    The task goes to a queue no worker consumes, the subscription is dropped, and the answer is
+    stored (and published to nobody) by hand: only reading the stored result can find it.
+    """
+    with stack.connect() as db, unconsumed_queue(stack.broker) as nobody:
+        model = db.apply(ObjectModel(unique("echo"), object=remote_models.echo, serve=True))
+        handle = db.compute(model.reference, "predict", (7,), wait=False, queue=nobody)
+        backend = db.compute_backend.backend.app.backend
+        backend.result_consumer.cancel_for(handle.task_id)
+        backend.mark_as_done(handle.task_id, PreEncoded(success(7)))
+        assert handle.result(timeout=30) == 7
 
 
 def test_cli_predict_runs_on_a_worker(stack: Stack) -> None:

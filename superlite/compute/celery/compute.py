@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
+from celery import states
 from celery.backends.redis import RedisBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
@@ -51,6 +52,10 @@ if TYPE_CHECKING:
 #: which would add a quarter of a second to every prediction.
 RESULT_POLL_INTERVAL = 0.05
 
+#: Seconds a caller waits on Redis for its answer's message before reading the stored result
+#: once, and at most between two such reads (see :meth:`CeleryCompute.await_message`).
+LOOK_FIRST, LOOK_MAX = 0.05, 1.0
+
 #: Seconds to wait for workers' replies when explaining a timeout.
 INSPECT_TIMEOUT = 1.0
 
@@ -82,7 +87,7 @@ class CeleryResult(ResultHandle):
         (e.g. ``NotFoundError``) for a failed resolution, and :class:`ComputeError` when no
         answer comes in time or the broker cannot be reached.
         """
-        return self._compute.collect(self._async, timeout)
+        return self._compute.collect(self._async, timeout, self.task.options.queue)
 
     def done(self) -> bool:
         """Whether the answer has arrived."""
@@ -104,7 +109,7 @@ class CeleryResult(ResultHandle):
             return await asyncio.to_thread(self.result, wait)
         if raw is None:
             self._compute.revoke(self._async)
-            raise await asyncio.to_thread(self._compute.timeout_error, self.task_id, wait)
+            raise await asyncio.to_thread(self._compute.timeout_error, self.task_id, wait, self.task.options.queue)
         meta = backend.decode_result(raw)
         failed = backend.exception_to_python(meta["result"]) if meta.get("status") == "FAILURE" else None
         if isinstance(failed, TaskFailed):
@@ -130,11 +135,12 @@ class CeleryCompute(Compute):
         self.parallelism = settings.celery.parallelism
         self.broker = mask_uri(settings.broker)
         self.results = mask_uri(result_backend(settings))
-        self._read_keys: list[bytes] = []
+        self._read_ids: list[str] = []
         self.result_waiter = redis_waiter(self.app.backend, result_backend(settings))
         self._result_thread: ThreadPoolExecutor | None = None
         self._forget_lock = threading.Lock()
         self._on_redis = on_redis(settings)
+        self._on_redis_results = isinstance(self.app.backend, RedisBackend)
         if check_broker:
             self.check_broker()
 
@@ -159,14 +165,15 @@ class CeleryCompute(Compute):
     def _send(self, task: Task, producer: Any) -> AsyncResult:
         args, kwargs = task.encoded
         options = task.options
+        reference = task.reference
         try:
             return self.app.send_task(
                 TASK_NAME,
-                args=(task.reference, task.method, PreEncoded(args), PreEncoded(kwargs), wire_options(task)),
+                args=(reference, task.method, PreEncoded(args), PreEncoded(kwargs), wire_options(task)),
                 queue=options.queue or self.queue,
                 priority=message_priority(self._on_redis, options.priority),
                 producer=producer,
-                argsrepr=f"({task.reference!r}, {task.method!r}, ...)",
+                argsrepr=f"({reference!r}, {task.method!r}, ...)",
                 headers={SENT_AT_HEADER: time.time()},
                 kwargsrepr="{}",
             )
@@ -181,10 +188,13 @@ class CeleryCompute(Compute):
             f"unreachable: {type(exc).__name__}: {exc}"
         )
 
-    def collect(self, async_result: AsyncResult, timeout: float | None) -> Any:
-        """Wait for ``async_result`` and unwrap its envelope (see :meth:`CeleryResult.result`)."""
+    def collect(self, async_result: AsyncResult, timeout: float | None, queue: str | None = None) -> Any:
+        """Wait for ``async_result``, sent to ``queue`` (default: this compute's), and unwrap its
+        envelope (see :meth:`CeleryResult.result`)."""
         wait = self.default_timeout if timeout is None else timeout
         try:
+            if self._on_redis_results:
+                self.await_message(async_result, wait)
             envelope = async_result.get(timeout=wait, interval=RESULT_POLL_INTERVAL)
         except TaskFailed as exc:
             self.forget(str(async_result.id))
@@ -193,7 +203,7 @@ class CeleryCompute(Compute):
         except CeleryTimeoutError:
             self.revoke(async_result)
             self.release(async_result)
-            raise self.timeout_error(str(async_result.id), wait) from None
+            raise self.timeout_error(str(async_result.id), wait, queue) from None
         except DecodeError as exc:
             raise SerializationError(f"cannot decode the result of task {async_result.id}: {exc}") from exc
         except (ComputeError, SerializationError):
@@ -206,6 +216,36 @@ class CeleryCompute(Compute):
             ) from exc
         self.forget(str(async_result.id))
         return unwrap(envelope)
+
+    def await_message(self, async_result: AsyncResult, wait: float) -> None:
+        """Return once ``async_result`` holds its answer, taken from Redis pub/sub; raise Celery's
+        ``TimeoutError`` after ``wait`` seconds.
+
+        Celery's ``get()`` first reads the stored result, a round trip on every call, in case the
+        answer came before its subscription. Here the subscription was made when the task was sent,
+        before it was published, so the message answers: the answer arrives through Celery's own
+        result consumer (reconnects included), without that read. The stored result is read only
+        when no message came within :data:`LOOK_FIRST` seconds (then at doubling intervals, at
+        most :data:`LOOK_MAX` apart), as after a message Celery's buffer of early answers had to drop.
+        """
+        answered: list[AsyncResult] = []
+        async_result.then(answered.append)  # at once if its answer came while another call waited
+        backend = async_result.backend
+        consumer = backend.result_consumer
+        now = time.monotonic()
+        deadline, look_at, interval = now + wait, now + min(LOOK_FIRST, wait), LOOK_FIRST
+        while not answered:
+            now = time.monotonic()
+            if now >= look_at:
+                meta = backend.get_task_meta(async_result.id)
+                if meta["status"] in states.READY_STATES:
+                    consumer.on_state_change(meta, None)
+                    if answered:
+                        return
+                look_at, interval = now + interval, min(interval * 2, LOOK_MAX)
+            if now >= deadline:
+                raise CeleryTimeoutError(f"no answer within {wait:g} s")
+            consumer.drain_events(timeout=max(0.0, min(deadline, look_at) - now))
 
     def revoke(self, async_result: AsyncResult) -> None:
         """Tell the workers to drop a task whose caller stopped waiting (best effort: the broker may be down)."""
@@ -232,58 +272,62 @@ class CeleryCompute(Compute):
 
     def forget(self, task_id: str) -> None:
         """Delete the stored result of ``task_id`` (read already), batched."""
-        backend = self.app.backend
-        if not isinstance(backend, RedisBackend):
+        if not self._on_redis_results:
             return
         with self._forget_lock:
-            self._read_keys.append(backend.get_key_for_task(task_id))
-            if len(self._read_keys) < FORGET_BATCH:
+            self._read_ids.append(task_id)
+            if len(self._read_ids) < FORGET_BATCH:
                 return
-            keys, self._read_keys = self._read_keys, []
-        self._delete(keys)
+            task_ids, self._read_ids = self._read_ids, []
+        self._delete(task_ids)
 
-    def _delete(self, keys: list[bytes]) -> None:
-        if keys:
+    def _delete(self, task_ids: list[str]) -> None:
+        if task_ids:
+            backend = self.app.backend
             with suppress(Exception):
-                self.app.backend.client.delete(*keys)
+                backend.client.delete(*(backend.get_key_for_task(task_id) for task_id in task_ids))
 
-    def timeout_error(self, task_id: str, waited: float) -> ComputeError:
-        """The error for a task without an answer after ``waited`` seconds, saying why if it can."""
-        consumers = self.consumers()
-        waiting = self.queue_length()
+    def timeout_error(self, task_id: str, waited: float, queue: str | None = None) -> ComputeError:
+        """The error for a task sent to ``queue`` (default: this compute's) without an answer after
+        ``waited`` seconds, saying why if it can."""
+        queue = queue or self.queue
+        consumers = self.consumers(queue)
+        waiting = self.queue_length(queue)
         backlog = f"; {waiting} task(s) still waiting in it" if waiting else ""
         if not consumers:
             return ComputeError(
-                f"no worker consumed queue {self.queue!r} on broker {self.broker} within {waited:g} s{backlog}. "
-                f"Start one: {self.worker_command()}"
+                f"no worker consumed queue {queue!r} on broker {self.broker} within {waited:g} s{backlog}. "
+                f"Start one: {self.worker_command(queue)}"
             )
         return ComputeError(
-            f"no answer within {waited:g} s for task {task_id} on queue {self.queue!r} (broker {self.broker}); "
+            f"no answer within {waited:g} s for task {task_id} on queue {queue!r} (broker {self.broker}); "
             f"workers consuming it: {', '.join(consumers)}{backlog}. The model is slow, the workers are busy, "
             f"or a worker failed (see its log); pass a larger timeout= if it is only slow."
         )
 
-    def worker_command(self) -> str:
-        """The ``superlite worker`` command line that serves this queue (passwords masked)."""
-        words = ["superlite", "worker", "--uri", mask_uri(self.settings.uri), "--broker", self.broker, "--queues", self.queue]
+    def worker_command(self, queue: str | None = None) -> str:
+        """The ``superlite worker`` command line that serves ``queue`` (default: this compute's; passwords masked)."""
+        words = ["superlite", "worker", "--uri", mask_uri(self.settings.uri), "--broker", self.broker, "--queues", queue or self.queue]
         return shlex.join(words)
 
-    def consumers(self) -> list[str]:
-        """Names of the workers that consume this queue now (empty when none answer)."""
+    def consumers(self, queue: str | None = None) -> list[str]:
+        """Names of the workers that consume ``queue`` (default: this compute's) now (empty when none answer)."""
+        queue = queue or self.queue
         try:
             replies = self.app.control.inspect(timeout=INSPECT_TIMEOUT).active_queues() or {}
         except Exception:
             return []
-        return sorted(name for name, queues in replies.items() if any(q.get("name") == self.queue for q in queues or ()))
+        return sorted(name for name, queues in replies.items() if any(q.get("name") == queue for q in queues or ()))
 
-    def queue_length(self) -> int | None:
-        """How many tasks wait in the queue, all priorities (None when the broker cannot say)."""
+    def queue_length(self, queue: str | None = None) -> int | None:
+        """How many tasks wait in ``queue`` (default: this compute's), all priorities (None when the broker cannot say)."""
+        queue = queue or self.queue
         try:
             with self.app.connection_for_read() as connection:
                 channel = connection.default_channel
                 if self._on_redis:  # an empty queue is no key at all, which a passive declare refuses
-                    return sum(int(channel.client.llen(key)) for key in redis_keys(channel, self.queue))
-                return int(channel.queue_declare(queue=self.queue, passive=True).message_count)
+                    return sum(int(channel.client.llen(key)) for key in redis_keys(channel, queue))
+                return int(channel.queue_declare(queue=queue, passive=True).message_count)
         except Exception:
             return None
 
@@ -318,11 +362,11 @@ class CeleryCompute(Compute):
         shared with every other Datalayer on the same broker.
         """
         with self._forget_lock:
-            keys, self._read_keys = self._read_keys, []
+            task_ids, self._read_ids = self._read_ids, []
             waiting, self._result_thread = self._result_thread, None
         if waiting is not None:
             waiting.shutdown(wait=False, cancel_futures=True)
-        self._delete(keys)
+        self._delete(task_ids)
         backend = self.app.backend
         consumer = getattr(backend, "result_consumer", None)
         client_pool = getattr(getattr(backend, "client", None), "connection_pool", None)

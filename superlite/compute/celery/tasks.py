@@ -211,9 +211,10 @@ def register_task(app: Celery, state: WorkerState) -> Any:
 
         A failure raises :class:`TaskFailed`, so Celery records the task as failed.
         """
+        request = self.request
         started = time.perf_counter()
-        envelope = state.run(reference, method, args, kwargs, options, task_id=self.request.id)
-        setattr(self.request, ELAPSED, time.perf_counter() - started)
+        envelope = state.run(reference, method, args, kwargs, options, task_id=request.id)
+        setattr(request, ELAPSED, time.perf_counter() - started)
         if ERROR in envelope.tree:
             raise TaskFailed(envelope.tree[ERROR])
         return envelope
