@@ -77,14 +77,23 @@ class Worker:
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         """Wait until Celery logs ``ready.``; fail with the log if the worker exits first."""
+        self.wait_for_log(" ready.", timeout)
+
+    def wait_for_log(self, text: str, timeout: float = CALL_TIMEOUT) -> str:
+        """The log once it holds ``text``; fail with the log if the worker exits or ``timeout`` passes first.
+
+        A worker logs a finished task after storing its result, so the caller can have its answer
+        before the line is written: wait for the line before stopping the worker.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if " ready." in self.log():
-                return
+            log = self.log()
+            if text in log:
+                return log
             if self.process.poll() is not None:
-                pytest.fail(f"worker exited with {self.process.returncode}:\n{self.log()}")
+                pytest.fail(f"worker exited with {self.process.returncode} before logging {text!r}:\n{log}")
             time.sleep(0.05)
-        pytest.fail(f"worker not ready after {timeout} s:\n{self.log()}")
+        pytest.fail(f"worker did not log {text!r} within {timeout} s:\n{self.log()}")
 
     def kill(self) -> None:
         """SIGKILL the whole worker: main process and pool processes."""

@@ -66,6 +66,7 @@ def test_worker_imports_project_code_from_its_directory_or_path(
             for name in ("cwd", "path"):
                 with superlite.connect(uri, broker=redis_broker, queue=queues[name], timeout=CALL_TIMEOUT) as db:
                     assert db.load("model", "triple").predict("zq") == "zqzqzq"
+            workers[0].wait_for_log("result 8 bytes")  # logged after the answer was stored
             with superlite.connect(uri, broker=redis_broker, queue=queues["neither"], timeout=CALL_TIMEOUT) as db:
                 with pytest.raises(SerializationError) as caught:
                     db.load("model", "triple").predict("zq")
@@ -97,6 +98,6 @@ def test_worker_logs_results_at_debug(tmp_path: Path, project: Path, redis_broke
         try:
             with superlite.connect(uri, broker=redis_broker, queue=queue, timeout=CALL_TIMEOUT) as db:
                 assert db.load("model", "triple").predict("qx") == "qxqxqx"
+            worker.wait_for_log("result: 'qxqxqx'")  # logged after the answer was stored
         finally:
             worker.stop()
-    assert "result: 'qxqxqx'" in worker.log()
