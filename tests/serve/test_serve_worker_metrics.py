@@ -19,6 +19,17 @@ def scrape(port: int) -> dict[str, float]:
     return {name: float(value) for name, value in (line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))}
 
 
+def scrape_once_counted(port: int, counts: dict[str, float], timeout: float = 60) -> dict[str, float]:
+    """A scrape once each of ``counts`` reached its value: a task is counted (Celery's ``task_postrun``)
+    after its result was stored, so its caller can have the answer first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = scrape(port)
+        if all(samples.get(name, 0) >= value for name, value in counts.items()) or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.05)
+
+
 def test_worker_exports_task_metrics_of_all_its_processes(tmp_path):
     broker = require_service("redis")
     port = free_port()
@@ -30,10 +41,13 @@ def test_worker_exports_task_metrics_of_all_its_processes(tmp_path):
             assert [h.result(60) for h in handles] == [i + 1 for i in range(12)]
             with pytest.raises(RemoteError):
                 db.load("model", "boom").predict(1)
-        samples = scrape(port)
-        assert samples['superlite_worker_tasks_total{model="inc",status="success",version="0"}'] == 12
-        assert samples['superlite_worker_tasks_total{model="boom",status="error",version="0"}'] == 1
-        assert samples['superlite_worker_task_duration_seconds_count{model="inc",status="success",version="0"}'] == 12
+        counts = {
+            'superlite_worker_tasks_total{model="inc",status="success",version="0"}': 12,
+            'superlite_worker_tasks_total{model="boom",status="error",version="0"}': 1,
+            'superlite_worker_task_duration_seconds_count{model="inc",status="success",version="0"}': 12,
+        }
+        samples = scrape_once_counted(port, counts)
+        assert {name: samples.get(name) for name in counts} == counts
         pids = {p for p in stack.workers[0].pids() if p != stack.workers[0].pid}
         assert len(pids) == 2
 
