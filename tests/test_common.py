@@ -7,6 +7,7 @@ import pytest
 from superlite.common.imports import find_loaded, resolve
 from superlite.common.json_values import is_json_value, json_value
 from superlite.common.leases import Leases
+from superlite.common.messages import sentence
 from superlite.common.retry import retry
 from superlite.common.uris import mask_uri, uri_scheme
 from superlite.errors import SerializationError
@@ -89,3 +90,17 @@ def test_leases_release_once_when_the_last_is_given_back() -> None:
     assert released == []
     second()
     assert released == [1]
+
+
+@pytest.mark.parametrize(
+    ("quoted", "expected"),
+    [
+        ("Connection refused.", "Connection refused."),
+        ("Connection refused", "Connection refused."),
+        ("failed:\n\tIs the server running on that host and accepting TCP/IP connections?", "failed: Is the server running on that host and accepting TCP/IP connections?"),
+        ("Retry limit exceeded.\nThe application must be restarted.\n", "Retry limit exceeded. The application must be restarted."),
+        ("timed out...", "timed out."),
+    ],
+)
+def test_sentence_ends_a_quoted_cause_once(quoted: str, expected: str) -> None:
+    assert sentence(quoted) == expected

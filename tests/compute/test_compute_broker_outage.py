@@ -84,11 +84,13 @@ def test_calls_fail_within_their_timeout_while_the_broker_is_down_then_serve_aga
         with pytest.raises(ComputeError):
             waiting.result(4)
         assert time.monotonic() - started < 4 + 2
-        for _ in range(2):
+        for queue in (None, "elsewhere"):
             started = time.monotonic()
-            with pytest.raises(ComputeError, match="unreachable"):
-                db.compute(model.reference, "predict", (2,), timeout=4)
+            with pytest.raises(ComputeError, match="unreachable") as caught:
+                db.compute(model.reference, "predict", (2,), timeout=4, queue=queue)
             assert time.monotonic() - started < 4 + 2  # the timeout holds, whatever the broker does
+            assert f"to queue {queue or stack.queue!r}: broker" in str(caught.value)  # the queue the task was for
+            assert "once it is back, calls go through again without a restart" in str(caught.value)  # shown below
         private_redis.start()
         deadline = time.monotonic() + 60
         while True:  # the worker reconnects by itself; the caller's next calls go through

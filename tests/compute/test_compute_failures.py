@@ -78,6 +78,7 @@ def test_unreachable_broker_fails_at_connect_naming_the_masked_url(tmp_path: Pat
     message = str(caught.value)
     assert "redis://:***@127.0.0.1:1/0" in message
     assert "s3cret" not in message
+    assert "Check that it is running and accepts connections at that host and port" in message
 
 
 def test_worker_with_unreachable_broker_exits_with_a_clear_error(tmp_path: Path) -> None:

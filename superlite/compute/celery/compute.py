@@ -25,6 +25,7 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from kombu.exceptions import DecodeError, EncodeError
 
+from superlite.common.messages import sentence
 from superlite.common.uris import mask_uri
 from superlite.compute.base import Compute, ResultHandle, Task
 from superlite.compute.celery.app import (
@@ -160,7 +161,7 @@ class CeleryCompute(Compute):
         except (ComputeError, SerializationError):
             raise
         except Exception as exc:
-            raise self._unreachable(exc) from exc
+            raise self._unreachable(exc, *(task.options.queue for task in tasks)) from exc
 
     def _send(self, task: Task, producer: Any) -> AsyncResult:
         args, kwargs = task.encoded
@@ -170,7 +171,7 @@ class CeleryCompute(Compute):
             return self.app.send_task(
                 TASK_NAME,
                 args=(reference, task.method, PreEncoded(args), PreEncoded(kwargs), wire_options(task)),
-                queue=options.queue or self.queue,
+                queue=self.queue_of(options.queue),
                 priority=message_priority(self._on_redis, options.priority),
                 producer=producer,
                 argsrepr=f"({reference!r}, {task.method!r}, ...)",
@@ -180,12 +181,19 @@ class CeleryCompute(Compute):
         except EncodeError as exc:
             raise SerializationError(str(exc)) from exc
         except Exception as exc:
-            raise self._unreachable(exc) from exc
+            raise self._unreachable(exc, options.queue) from exc
 
-    def _unreachable(self, exc: BaseException) -> ComputeError:
+    def queue_of(self, queue: str | None) -> str:
+        """The queue a task sent with ``queue=`` goes to: that one, else this compute's."""
+        return queue or self.queue
+
+    def _unreachable(self, exc: BaseException, *queues: str | None) -> ComputeError:
+        names = sorted({self.queue_of(queue) for queue in queues}) or [self.queue]
+        where = f"queue {names[0]!r}" if len(names) == 1 else f"queues {', '.join(map(repr, names))}"
         return ComputeError(
-            f"cannot send the task to queue {self.queue!r}: broker {self.broker} (results: {self.results}) "
-            f"unreachable: {type(exc).__name__}: {exc}"
+            f"cannot send to {where}: broker {self.broker} (results: {self.results}) "
+            f"unreachable: {type(exc).__name__}: {sentence(str(exc))} Check that the broker is running; once it is "
+            f"back, calls go through again without a restart."
         )
 
     def collect(self, async_result: AsyncResult, timeout: float | None, queue: str | None = None) -> Any:
@@ -211,7 +219,7 @@ class CeleryCompute(Compute):
         except Exception as exc:
             self.release(async_result)
             raise ComputeError(
-                f"task {async_result.id} on queue {self.queue!r} failed before the model answered "
+                f"task {async_result.id} on queue {self.queue_of(queue)!r} failed before the model answered "
                 f"(broker {self.broker}, results {self.results}): {type(exc).__name__}: {exc}"
             ) from exc
         self.forget(str(async_result.id))
@@ -290,7 +298,7 @@ class CeleryCompute(Compute):
     def timeout_error(self, task_id: str, waited: float, queue: str | None = None) -> ComputeError:
         """The error for a task sent to ``queue`` (default: this compute's) without an answer after
         ``waited`` seconds, saying why if it can."""
-        queue = queue or self.queue
+        queue = self.queue_of(queue)
         consumers = self.consumers(queue)
         waiting = self.queue_length(queue)
         backlog = f"; {waiting} task(s) still waiting in it" if waiting else ""
@@ -307,12 +315,12 @@ class CeleryCompute(Compute):
 
     def worker_command(self, queue: str | None = None) -> str:
         """The ``superlite worker`` command line that serves ``queue`` (default: this compute's; passwords masked)."""
-        words = ["superlite", "worker", "--uri", mask_uri(self.settings.uri), "--broker", self.broker, "--queues", queue or self.queue]
+        words = ["superlite", "worker", "--uri", mask_uri(self.settings.uri), "--broker", self.broker, "--queues", self.queue_of(queue)]
         return shlex.join(words)
 
     def consumers(self, queue: str | None = None) -> list[str]:
         """Names of the workers that consume ``queue`` (default: this compute's) now (empty when none answer)."""
-        queue = queue or self.queue
+        queue = self.queue_of(queue)
         try:
             replies = self.app.control.inspect(timeout=INSPECT_TIMEOUT).active_queues() or {}
         except Exception:
@@ -321,7 +329,7 @@ class CeleryCompute(Compute):
 
     def queue_length(self, queue: str | None = None) -> int | None:
         """How many tasks wait in ``queue`` (default: this compute's), all priorities (None when the broker cannot say)."""
-        queue = queue or self.queue
+        queue = self.queue_of(queue)
         try:
             with self.app.connection_for_read() as connection:
                 channel = connection.default_channel

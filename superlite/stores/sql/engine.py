@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
+from superlite.common.messages import sentence
 from superlite.common.retry import retry
 from superlite.common.uris import mask_uri
 from superlite.errors import (
@@ -205,7 +206,7 @@ def unavailable(url: URL, exc: BaseException) -> StoreUnavailableError:
             f"timeout with connect(..., busy_timeout=seconds)."
         )
     return StoreUnavailableError(
-        f"cannot use the database {masked(url)}: {reason}. Check that the server is running and "
+        f"cannot use the database {masked(url)}: {sentence(reason)} Check that the server is running and "
         f"accepts connections at that host and port, that the database exists, and that the user "
         f"name and password are right."
     )
