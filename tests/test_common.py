@@ -7,7 +7,7 @@ import pytest
 from superlite.common.imports import find_loaded, resolve
 from superlite.common.json_values import is_json_value, json_value
 from superlite.common.leases import Leases
-from superlite.common.messages import sentence
+from superlite.common.messages import cause, sentence
 from superlite.common.retry import retry
 from superlite.common.uris import mask_uri, uri_scheme
 from superlite.errors import SerializationError
@@ -100,7 +100,13 @@ def test_leases_release_once_when_the_last_is_given_back() -> None:
         ("failed:\n\tIs the server running on that host and accepting TCP/IP connections?", "failed: Is the server running on that host and accepting TCP/IP connections?"),
         ("Retry limit exceeded.\nThe application must be restarted.\n", "Retry limit exceeded. The application must be restarted."),
         ("timed out...", "timed out."),
+        ("no such queue!", "no such queue!"),
     ],
 )
 def test_sentence_ends_a_quoted_cause_once(quoted: str, expected: str) -> None:
     assert sentence(quoted) == expected
+
+
+def test_cause_names_the_type_even_without_a_message() -> None:
+    assert cause(ConnectionError("Error 111 connecting.\n")) == "ConnectionError: Error 111 connecting."
+    assert cause(TimeoutError()) == "TimeoutError."

@@ -11,3 +11,12 @@ def sentence(text: str) -> str:
     """
     text = " ".join(text.split()).rstrip(". ")
     return text if text.endswith(("?", "!")) else f"{text}."
+
+
+def cause(exc: BaseException) -> str:
+    """``exc`` quoted as one :func:`sentence`: its type, then its message when it has one.
+
+    Some exceptions carry no message (``TimeoutError()``); their type alone still says something.
+    """
+    text = str(exc).strip()
+    return sentence(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)

@@ -16,7 +16,7 @@ from typing import Any
 
 from celery import Celery
 
-from superlite.common.messages import sentence
+from superlite.common.messages import cause
 from superlite.common.uris import mask_uri, uri_scheme
 from superlite.compute.celery import priorities
 from superlite.config import Settings
@@ -148,6 +148,6 @@ def check_broker(app: Celery, timeout: float = CONNECT_TIMEOUT) -> None:
             connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=timeout)
     except Exception as exc:
         raise ComputeError(
-            f"cannot reach the broker {mask_uri(app.conf.broker_url)}: {sentence(str(exc))} Check that it is running and "
+            f"cannot reach the broker {mask_uri(app.conf.broker_url)}: {cause(exc)} Check that it is running and "
             f"accepts connections at that host and port, and that the URL's user, password and virtual host are right."
         ) from exc

@@ -25,7 +25,7 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from kombu.exceptions import DecodeError, EncodeError
 
-from superlite.common.messages import sentence
+from superlite.common.messages import cause
 from superlite.common.uris import mask_uri
 from superlite.compute.base import Compute, ResultHandle, Task
 from superlite.compute.celery.app import (
@@ -188,11 +188,11 @@ class CeleryCompute(Compute):
         return queue or self.queue
 
     def _unreachable(self, exc: BaseException, *queues: str | None) -> ComputeError:
-        names = sorted({self.queue_of(queue) for queue in queues}) or [self.queue]
+        names = sorted({self.queue_of(queue) for queue in queues or (None,)})
         where = f"queue {names[0]!r}" if len(names) == 1 else f"queues {', '.join(map(repr, names))}"
         return ComputeError(
             f"cannot send to {where}: broker {self.broker} (results: {self.results}) "
-            f"unreachable: {type(exc).__name__}: {sentence(str(exc))} Check that the broker is running; once it is "
+            f"unreachable: {cause(exc)} Check that the broker is running; once it is "
             f"back, calls go through again without a restart."
         )
 
